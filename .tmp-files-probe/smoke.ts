@@ -1,0 +1,15 @@
+import { filesSource } from '../src/sources/files.ts';
+import { createWriteStream, mkdirSync, writeFileSync, symlinkSync, mkdtempSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+const root = mkdtempSync('/tmp/files-smoke-');
+mkdirSync(root + '/src/sub', { recursive: true });
+writeFileSync(root + '/src/a.txt', 'hello');
+writeFileSync(root + '/src/sub/ü 😀.txt', 'x'.repeat(3000));
+symlinkSync('/etc/passwd', root + '/src/abs');
+mkdirSync(root + '/scratch'); mkdirSync(root + '/src/repo');
+const ctx = { job: 'j', sourceName: 'files', config: { type: 'files' as const, paths: [root + '/src'], exclude: [], fail_on_unreadable: false }, repositoryPath: root + '/src/repo', scratchDir: root + '/scratch', log: { info: console.log, warn: console.log }, signal: new AbortController().signal };
+console.log(await filesSource.preflight(ctx));
+const p = await filesSource.produce(ctx);
+await pipeline(p.stream, createWriteStream(root + '/out.tar'));
+console.log(JSON.stringify(await p.completed, null, 1));
+console.log(root);

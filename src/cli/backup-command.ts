@@ -1,0 +1,66 @@
+// Owns `restorable backup [--only db,files]`: runs one backup, prints the
+// outcome, maps it to the exit code (ok 0, warning 1, failed 2). SIGINT and
+// SIGTERM stop the run cleanly: nothing published, no `.partial` left.
+
+import type { Command } from 'commander';
+import { ExitCode } from '../core/errors.ts';
+import { loadConfig, locateConfig } from '../config/load.ts';
+import { runBackup, formatBytes, formatSeconds } from '../jobs/backup.ts';
+import { systemClock } from '../jobs/ports.ts';
+import { totalSizeBytes } from '../core/manifest.ts';
+import { createReporter, line, printJson, renderError, type Output } from './render.ts';
+import type { ActionWrapper } from './main.ts';
+
+export function registerBackupCommand(program: Command, output: Output, run: ActionWrapper): void {
+  program
+    .command('backup')
+    .description('back up every source (or --only some) into a new set')
+    .option('--only <sources>', 'comma-separated source names, e.g. db,files')
+    .option('-c, --config <file>', 'configuration file')
+    .option('--json', 'machine-readable output')
+    .action(
+      run(async (options) => {
+        const loaded = loadConfig(locateConfig(options.config));
+        const only = typeof options.only === 'string' ? options.only.split(',').map((name) => name.trim()).filter(Boolean) : undefined;
+        const interrupt = new AbortController();
+        const onSignal = (signal: NodeJS.Signals) => interrupt.abort(`interrupted by ${signal}`);
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        try {
+          const outcome = await runBackup({ loaded, only, clock: systemClock, reporter: createReporter(output), signal: interrupt.signal });
+          if (output.json) {
+            printJson(output, {
+              status: outcome.status,
+              job: loaded.config.app,
+              repository: loaded.repositoryPath,
+              setId: outcome.setId,
+              durationMs: outcome.durationMs,
+              artifacts: outcome.manifest?.artifacts.map(({ source, path, sizeBytes, rawSizeBytes, sha256, durationMs, warnings }) => ({
+                source,
+                path,
+                sizeBytes,
+                rawSizeBytes,
+                sha256,
+                durationMs,
+                warnings,
+              })),
+              warnings: outcome.warnings,
+              error: outcome.error?.toJSON(),
+              runLog: outcome.runLogPath,
+            });
+          } else if (outcome.status === 'failed') {
+            renderError(output, outcome.error!);
+            output.err.write('  nothing was published; earlier sets are untouched\n');
+          } else {
+            const manifest = outcome.manifest!;
+            const summary = `backup ${outcome.status === 'ok' ? 'OK' : 'WARNING'}: set ${outcome.setId}, ${formatBytes(totalSizeBytes(manifest))} in ${formatSeconds(outcome.durationMs)}`;
+            line(output, outcome.warnings.length ? `${summary}, ${outcome.warnings.length} warning(s)` : summary);
+          }
+          return outcome.status === 'ok' ? ExitCode.OK : outcome.status === 'warning' ? ExitCode.WARNING : outcome.error?.exitCode ?? ExitCode.CRITICAL;
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+      }),
+    );
+}

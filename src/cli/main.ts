@@ -1,0 +1,67 @@
+// Owns argv -> command -> exit code. The only place where errors become exit
+// codes (DESIGN.md: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). Global options
+// (-c/--config, --json) work before or after the command name.
+
+import { Command, CommanderError } from 'commander';
+import { ExitCode, RestorableError } from '../core/errors.ts';
+import { RESTORABLE_VERSION } from '../jobs/version.ts';
+import { renderError, renderUnexpected, type Output } from './render.ts';
+import { registerBackupCommand } from './backup-command.ts';
+import { registerListCommand } from './list-command.ts';
+import { registerConfigCommands } from './config-command.ts';
+import { registerInitCommand } from './init-command.ts';
+
+export interface GlobalOptions {
+  config?: string;
+  json?: boolean;
+}
+
+/** What a command action hands back: the exit code. */
+export type CommandResult = Promise<number>;
+
+export async function main(argv: string[], streams: Partial<Output> = {}): Promise<number> {
+  let exitCode: number = ExitCode.OK;
+  const wantsJson = argv.includes('--json');
+  const output: Output = { json: wantsJson, out: streams.out ?? process.stdout, err: streams.err ?? process.stderr };
+  const program = new Command('restorable')
+    .description('Backups for web-application servers, each one proven restorable.')
+    .version(RESTORABLE_VERSION, '-V, --version')
+    .option('-c, --config <file>', 'configuration file (default: $RESTORABLE_CONFIG, ./restorable.yml, /etc/restorable/restorable.yml)')
+    .option('--json', 'machine-readable output')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => output.out.write(text),
+      writeErr: (text) => output.err.write(text),
+    })
+    .showHelpAfterError('(run `restorable --help` for usage)');
+
+  const run = (action: (options: GlobalOptions & Record<string, unknown>, ...args: unknown[]) => CommandResult) =>
+    async (...args: unknown[]) => {
+      const command = args[args.length - 1] as Command;
+      const options = command.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
+      exitCode = await action(options, ...args.slice(0, -2));
+    };
+
+  registerBackupCommand(program, output, run);
+  registerListCommand(program, output, run);
+  registerConfigCommands(program, output, run);
+  registerInitCommand(program, output, run);
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here with code 0; usage errors are CRITICAL (2).
+      return error.exitCode === 0 ? ExitCode.OK : ExitCode.CRITICAL;
+    }
+    if (error instanceof RestorableError) {
+      renderError(output, error);
+      return error.exitCode;
+    }
+    renderUnexpected(output, error);
+    return ExitCode.CRITICAL;
+  }
+}
+
+export type ActionWrapper = (action: (options: GlobalOptions & Record<string, unknown>, ...args: unknown[]) => CommandResult) => (...args: unknown[]) => Promise<void>;

@@ -1,0 +1,134 @@
+// Owns the configuration schema: the single source of truth for validation,
+// defaults, the JSON Schema export (`config schema`) and the reference docs.
+// Keys are snake_case as users write them in YAML.
+
+import { z } from 'zod';
+import { SOURCE_NAME_PATTERN } from '../core/naming.ts';
+
+const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/;
+const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `26h`, `90m`, `2d` -> milliseconds. */
+export function parseDurationMs(text: string): number {
+  const match = DURATION_PATTERN.exec(text.trim());
+  if (!match) throw new Error(`not a duration: ${text}`);
+  return Number(match[1]) * DURATION_UNIT_MS[match[2]!]!;
+}
+
+const duration = (example: string) =>
+  z
+    .string()
+    .regex(DURATION_PATTERN, { message: `expected a duration such as "${example}" (units: ms, s, m, h, d, w)` })
+    .describe(`A duration such as "${example}" (units: ms, s, m, h, d, w).`);
+
+const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*(%|B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
+const freeSpace = z
+  .string()
+  .regex(SIZE_PATTERN, { message: 'expected a size such as "10%" or "5GB"' })
+  .describe('Free space as a percentage of the filesystem ("10%") or an absolute size ("5GB").');
+
+const port = z.number().int().min(1).max(65535);
+
+const mysqlSource = z
+  .strictObject({
+    type: z.literal('mysql').describe('A MySQL or MariaDB database, dumped with mariadb-dump or mysqldump.'),
+    env_file: z
+      .string()
+      .optional()
+      .describe('A Laravel .env to read DB_HOST, DB_PORT, DB_DATABASE, DB_USERNAME, DB_PASSWORD and DB_SOCKET from. Explicit keys below win.'),
+    host: z.string().optional().describe('Server host (default 127.0.0.1 unless a socket is given).'),
+    port: port.optional().describe('Server port (default 3306).'),
+    socket: z.string().optional().describe('Unix socket path; used instead of host/port when set.'),
+    database: z.string().min(1).optional().describe('The one database this source dumps.'),
+    user: z.string().min(1).optional().describe('The user to dump as.'),
+    password_file: z.string().optional().describe('A file holding the password (its first line).'),
+    password_env: z.string().optional().describe('An environment variable of restorable holding the password.'),
+    dump_tool: z.string().optional().describe('Path of mariadb-dump/mysqldump (default: whichever is on PATH).'),
+    timeout: duration('6h').default('6h').describe('Deadline for the whole dump.'),
+    stall_timeout: duration('10m').default('10m').describe('Stop the dump when it produced no output for this long.'),
+  })
+  .describe('mysql source');
+
+const sqliteSource = z
+  .strictObject({
+    type: z.literal('sqlite').describe('An SQLite database file, copied online (consistent while the app writes).'),
+    path: z.string().optional().describe('The database file. Or give env_file to read DB_DATABASE.'),
+    env_file: z.string().optional().describe('A Laravel .env whose DB_DATABASE names the SQLite file.'),
+    busy_timeout: duration('30s').default('30s').describe('How long to wait for a writer to let go of the database.'),
+  })
+  .describe('sqlite source');
+
+const filesSource = z
+  .strictObject({
+    type: z.literal('files').describe('Files and directories, archived as tar.'),
+    paths: z.array(z.string().min(1)).min(1).describe('Absolute paths (files or directories) to archive.'),
+    exclude: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Glob patterns to leave out, matched against absolute paths ("**/cache/**", "*.log").'),
+    fail_on_unreadable: z
+      .boolean()
+      .default(false)
+      .describe('Fail the run (exit 2) instead of warning (exit 1) when a file cannot be read.'),
+  })
+  .describe('files source');
+
+export const sourceSchema = z.discriminatedUnion('type', [mysqlSource, sqliteSource, filesSource]);
+
+const count = z.number().int().min(0);
+
+export const retentionSchema = z
+  .strictObject({
+    last: count.optional().describe('Keep the N newest sets.'),
+    daily: count.optional().describe('Keep the newest set of each of the N most recent days that have one.'),
+    weekly: count.optional().describe('Same, per ISO week (starting Monday).'),
+    monthly: count.optional().describe('Same, per calendar month.'),
+    yearly: count.optional().describe('Same, per year.'),
+    timezone: z.string().default('UTC').describe('Timezone in which days, weeks, months and years are counted.'),
+  })
+  .describe('Which complete sets to keep (restic semantics). The newest complete set is always kept.');
+
+export const monitorSchema = z
+  .strictObject({
+    warn_after: duration('26h').default('26h').describe('WARNING when the newest set is older than this.'),
+    critical_after: duration('48h').default('48h').describe('CRITICAL when the newest set is older than this.'),
+    min_free: freeSpace.default('10%').describe('Minimum free space on the repository filesystem.'),
+  })
+  .describe('What `check` grades.');
+
+export const configSchema = z
+  .strictObject({
+    app: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: 'expected a name of letters, digits, dot, dash or underscore' })
+      .describe('Name of the application (the job); used in messages and the default repository path.'),
+    repository: z.string().min(1).optional().describe('The local repository (default /var/backups/<app>).'),
+    sources: z
+      .record(
+        z.string().regex(SOURCE_NAME_PATTERN, { message: 'expected a source name of lowercase letters, digits, - and _' }),
+        sourceSchema,
+      )
+      .refine((sources) => Object.keys(sources).length > 0, { message: 'expected at least one source' })
+      .describe('What to back up, by name. Each name becomes a directory of the repository (db, files, config).'),
+    compression: z
+      .strictObject({
+        level: z.number().int().min(1).max(9).default(6).describe('gzip level (1 fastest, 9 smallest).'),
+      })
+      .default({ level: 6 })
+      .describe('Compression of artifacts (gzip, readable by gunzip and tar -z).'),
+    parallel: z.number().int().min(1).max(16).default(2).describe('How many sources run at once.'),
+    retention: retentionSchema.default({ daily: 14, weekly: 4, monthly: 3, timezone: 'UTC' }),
+    monitor: monitorSchema.default({ warn_after: '26h', critical_after: '48h', min_free: '10%' }),
+  })
+  .describe('restorable configuration');
+
+export type Config = z.infer<typeof configSchema>;
+export type SourceConfig = z.infer<typeof sourceSchema>;
+export type MysqlSourceConfig = z.infer<typeof mysqlSource>;
+export type SqliteSourceConfig = z.infer<typeof sqliteSource>;
+export type FilesSourceConfig = z.infer<typeof filesSource>;
+
+/** The JSON Schema for editors (`restorable config schema`). */
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}

@@ -1,0 +1,311 @@
+// Owns one backup run (DESIGN.md "One run"): lock, sweep of dead runs'
+// leftovers, pre-flight, sources in parallel (bounded), each streamed through
+// gzip and sha256 into a `.partial`, and — only when every source succeeded —
+// publication of all artifacts and then the manifest. Any failure publishes
+// nothing and leaves earlier sets untouched.
+
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { asRestorableError, RestorableError } from '../core/errors.ts';
+import { artifactPath, indexPath, setIdFor } from '../core/naming.ts';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, type ArtifactRecord, type Manifest, type SourceWarning } from '../core/manifest.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import { prepareSource, type PreparedSource } from '../sources/registry.ts';
+import type { SourceContext, SourceFacts } from '../sources/source.ts';
+import { gzipStage } from '../stages/gzip.ts';
+import { ByteCounter } from '../stages/hash.ts';
+import { LocalRepository } from '../storage/local-repository.ts';
+import { acquireJobLock } from '../storage/job-lock.ts';
+import { openRunLog, type RunLog } from './run-log.ts';
+import type { Clock, RunReporter } from './ports.ts';
+import { RESTORABLE_VERSION } from './version.ts';
+
+export interface BackupRequest {
+  loaded: LoadedConfig;
+  /** Source names to run; all when absent. */
+  only?: string[];
+  clock: Clock;
+  reporter: RunReporter;
+  /** Aborted on SIGINT/SIGTERM: the run stops, cleans up, publishes nothing. */
+  signal?: AbortSignal;
+}
+
+export interface SourceWarningLine extends SourceWarning {
+  source: string;
+}
+
+export interface BackupOutcome {
+  /** ok: exit 0; warning: published but degraded (exit 1); failed: nothing published (exit 2). */
+  status: 'ok' | 'warning' | 'failed';
+  setId?: string;
+  manifest?: Manifest;
+  warnings: SourceWarningLine[];
+  error?: RestorableError;
+  durationMs: number;
+  runLogPath?: string;
+}
+
+export async function runBackup(request: BackupRequest): Promise<BackupOutcome> {
+  const { loaded, clock, reporter } = request;
+  const { config } = loaded;
+  const startedAt = clock.now();
+  const started = performance.now();
+  const warnings: SourceWarningLine[] = [];
+  const sources = selectSources(request);
+  const repository = new LocalRepository(loaded.repositoryPath);
+  await repository.prepare(sources.map((source) => source.name));
+
+  const lock = await acquireJobLock(repository.root, 'backup', startedAt);
+  let runLog: RunLog | undefined;
+  let scratchDir: string | undefined;
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort(request.signal?.reason);
+  request.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  try {
+    const setId = await chooseSetId(repository, sources, startedAt);
+    runLog = openRunLog(repository.root, 'backup', setId, { job: config.app, setId });
+    const log = runLog;
+    const step = (message: string, fields?: Record<string, unknown>) => {
+      reporter.step(message);
+      log.info(message, fields);
+    };
+    const warn = (message: string, fields?: Record<string, unknown>) => {
+      reporter.warn(message);
+      log.warn(message, fields);
+    };
+    if (lock.tookOverFrom) {
+      warn(`took over the lock of a dead run (pid ${lock.tookOverFrom.pid}, started ${lock.tookOverFrom.startedAt})`);
+    }
+    const swept = await repository.sweepLeftovers(Object.keys(config.sources));
+    if (swept.length > 0) warn(`removed ${swept.length} leftover(s) of an interrupted run: ${swept.slice(0, 5).join(', ')}${swept.length > 5 ? ', ...' : ''}`);
+
+    scratchDir = await repository.createScratchDir(setId);
+    const contextFor = (source: PreparedSource): SourceContext<unknown> => ({
+      job: config.app,
+      sourceName: source.name,
+      config: source.settings,
+      repositoryPath: repository.root,
+      scratchDir: scratchDir!,
+      signal: abort.signal,
+      log: {
+        info: (message, fields) => step(`${source.name}: ${message}`, { source: source.name, ...fields }),
+        warn: (message, fields) => warn(`${source.name}: ${message}`, { source: source.name, ...fields }),
+      },
+    });
+
+    step(`backup of ${config.app} started: set ${setId}, sources ${sources.map((source) => source.name).join(', ')}, repository ${repository.root}`);
+    await inParallel(sources, config.parallel, async (source) => {
+      const report = await source.driver.preflight(contextFor(source));
+      for (const note of report.notes) step(`${source.name}: ${note}`);
+      for (const warning of report.warnings) {
+        warnings.push({ ...warning, source: source.name });
+        warn(`${source.name}: ${warning.message}`, { code: warning.code });
+      }
+    });
+
+    const written: string[] = [];
+    const artifacts: ArtifactRecord[] = [];
+    let firstFailure: RestorableError | undefined;
+    await inParallel(sources, config.parallel, async (source) => {
+      if (abort.signal.aborted) return;
+      try {
+        const record = await backUpSource(source, setId, repository, contextFor(source), config.compression.level, reporter, written, (reason) => {
+          if (!firstFailure && !isAbortEcho(reason, abort.signal)) {
+            firstFailure = asRestorableError(reason, 'SOURCE_FAILED').locatedAt({ job: config.app, source: source.name });
+          }
+          abort.abort(reason);
+        });
+        artifacts.push(record);
+        for (const warning of record.warnings) {
+          warnings.push({ ...warning, source: source.name });
+          warn(`${source.name}: ${warning.message}`, { code: warning.code, path: warning.path });
+        }
+        step(`${source.name}: ${formatBytes(record.rawSizeBytes)} -> ${record.path} (${formatBytes(record.sizeBytes)}) in ${formatSeconds(record.durationMs)}`);
+      } catch (error) {
+        const failure = asRestorableError(error, 'SOURCE_FAILED').locatedAt({ job: config.app, source: source.name });
+        // The first failure is the cause; later ones are usually its echo (aborted siblings).
+        if (!firstFailure && !isAbortEcho(error, abort.signal)) firstFailure = failure;
+        abort.abort(failure);
+      }
+    });
+
+    if (abort.signal.aborted || firstFailure) {
+      await Promise.all(written.map((path) => repository.discardPartial(path)));
+      // When interrupted from outside, the children's deaths are echoes of that.
+      throw request.signal?.aborted ? interruptedError(request.signal.reason) : (firstFailure ?? interruptedError(undefined));
+    }
+
+    artifacts.sort((a, b) => sources.findIndex((s) => s.name === a.source) - sources.findIndex((s) => s.name === b.source));
+    const degraded = artifacts.some((artifact) => artifact.details.degraded === true);
+    const finishedAt = clock.now();
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      version: MANIFEST_VERSION,
+      setId,
+      job: config.app,
+      runId: randomUUID(),
+      host: hostname(),
+      restorableVersion: RESTORABLE_VERSION,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs: Math.round(performance.now() - started),
+      status: degraded ? 'warning' : 'ok',
+      artifacts,
+    };
+    await repository.publishSet(manifest, written);
+    step(`set ${setId} complete: ${artifacts.length} artifact(s), manifest written`);
+    return {
+      status: manifest.status,
+      setId,
+      manifest,
+      warnings,
+      durationMs: manifest.durationMs,
+      runLogPath: runLog.path,
+    };
+  } catch (error) {
+    const failure = asRestorableError(error, 'BACKUP_FAILED').locatedAt({ job: config.app });
+    runLog?.error(`backup failed: ${failure.message}`, { error: failure.toJSON() });
+    return { status: 'failed', error: failure, warnings, durationMs: Math.round(performance.now() - started), runLogPath: runLog?.path };
+  } finally {
+    request.signal?.removeEventListener('abort', onOuterAbort);
+    if (scratchDir) await rm(scratchDir, { recursive: true, force: true });
+    runLog?.close();
+    await lock.release();
+  }
+}
+
+/** One source: produce -> count -> gzip -> sha256 -> .partial; then its index, if any. */
+async function backUpSource(
+  source: PreparedSource,
+  setId: string,
+  repository: LocalRepository,
+  context: SourceContext<unknown>,
+  level: number,
+  reporter: RunReporter,
+  written: string[],
+  abortRun: (reason: unknown) => void,
+): Promise<ArtifactRecord> {
+  const started = performance.now();
+  const path = artifactPath(source.name, setId, `${source.driver.extension}.gz`);
+  const produced = await source.driver.produce(context);
+  const rawCounter = new ByteCounter((bytes) => reporter.progress(source.name, bytes));
+  written.push(path);
+  const writing = repository.writePartial(path, produced.stream, [rawCounter, gzipStage(level)], context.signal);
+  // Whichever side fails first aborts the run, which makes the driver stop its
+  // producer: a dead consumer must not leave a child blocked on a full pipe.
+  // Then wait for both sides to settle, so nothing outlives the run.
+  let firstError: unknown;
+  const failFirst = (error: unknown): never => {
+    firstError ??= error;
+    produced.stream.destroy();
+    abortRun(error);
+    throw error;
+  };
+  const [fileResult, factsResult] = await Promise.allSettled([writing.catch(failFirst), produced.completed.catch(failFirst)]);
+  if (firstError !== undefined || fileResult.status === 'rejected' || factsResult.status === 'rejected') throw firstError;
+  const file = fileResult.value;
+  const facts = factsResult.value;
+  const record: ArtifactRecord = {
+    source: source.name,
+    type: source.type,
+    path,
+    compression: 'gzip',
+    sizeBytes: file.sizeBytes,
+    sha256: file.sha256,
+    rawSizeBytes: rawCounter.byteCount,
+    durationMs: 0,
+    warnings: facts.warnings,
+    details: { ...facts.details, degraded: facts.degraded },
+  };
+  if (facts.indexFile) record.index = await writeIndex(source, setId, repository, facts, level, written, context.signal);
+  record.durationMs = Math.round(performance.now() - started);
+  return record;
+}
+
+async function writeIndex(
+  source: PreparedSource,
+  setId: string,
+  repository: LocalRepository,
+  facts: SourceFacts,
+  level: number,
+  written: string[],
+  signal: AbortSignal,
+): Promise<ArtifactRecord['index']> {
+  const path = indexPath(source.name, setId);
+  written.push(path);
+  const file = await repository.writePartial(path, createReadStream(facts.indexFile!, { highWaterMark: 1024 * 1024 }), [gzipStage(level)], signal);
+  await rm(facts.indexFile!, { force: true });
+  return { path, sizeBytes: file.sizeBytes, sha256: file.sha256, entries: facts.indexEntries ?? 0 };
+}
+
+function selectSources(request: BackupRequest): PreparedSource[] {
+  const { config, directory } = request.loaded;
+  const names = Object.keys(config.sources);
+  const unknown = (request.only ?? []).filter((name) => !names.includes(name));
+  if (unknown.length > 0) {
+    throw new RestorableError(`--only names unknown source(s): ${unknown.join(', ')}`, {
+      code: 'USAGE',
+      remedy: `the configured sources are: ${names.join(', ')}`,
+    });
+  }
+  const selected = request.only?.length ? names.filter((name) => request.only!.includes(name)) : names;
+  return selected.map((name) => prepareSource(name, config.sources[name]!, directory));
+}
+
+/** The run's own second, or the next one no manifest or artifact uses. */
+async function chooseSetId(repository: LocalRepository, sources: PreparedSource[], startedAt: Date): Promise<string> {
+  let candidate = new Date(Math.floor(startedAt.getTime() / 1000) * 1000);
+  for (;;) {
+    const setId = setIdFor(candidate);
+    const paths = sources.map((source) => artifactPath(source.name, setId, `${source.driver.extension}.gz`));
+    if (await repository.isSetIdFree(setId, paths)) return setId;
+    candidate = new Date(candidate.getTime() + 1000);
+  }
+}
+
+async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  const errors: unknown[] = [];
+  const workers = Array.from({ length: Math.min(limit, queue.length) }, async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+      try {
+        await work(item);
+      } catch (error) {
+        errors.push(error);
+        queue.length = 0;
+      }
+    }
+  });
+  await Promise.all(workers);
+  if (errors.length > 0) throw errors[0];
+}
+
+function isAbortEcho(error: unknown, signal: AbortSignal): boolean {
+  if (!signal.aborted) return false;
+  return (error as Error)?.name === 'AbortError' || (error as { code?: string })?.code === 'ABORT_ERR' || error === signal.reason;
+}
+
+function interruptedError(reason: unknown): RestorableError {
+  const what = typeof reason === 'string' ? reason : 'interrupted';
+  return new RestorableError(`the backup was ${what}; nothing was published`, {
+    code: 'INTERRUPTED',
+    remedy: 'run the backup again; earlier sets are untouched',
+  });
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+export function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}

@@ -1,0 +1,300 @@
+// Owns the files source: configured paths (uploads, storage, config files) ->
+// one raw tar stream that GNU tar restores in place (`cd / && tar -xf`), plus
+// a JSON-lines entry index with a sha256 per file. Pre-flight checks the paths;
+// produce() validates again (nothing may have been mounted in between), then
+// streams the archive. The work is split by concern:
+//   files-exclude.ts  what is left out (globs, the repository, the scratch dir)
+//   files-walk.ts     the directory walk
+//   files-archive.ts  entries -> tar bytes, races, hashing, warnings
+//   files-tar.ts      the header encoding
+//   files-index.ts    the index file
+//
+// Outcomes: a clean run resolves `completed` with degraded=false. Files that
+// vanish or change while read are warnings. Data that exists but could not be
+// archived (unreadable, or a name that is not UTF-8) makes the run degraded
+// (exit 1), or, with `fail_on_unreadable: true`, rejects `completed` with
+// FILES_UNREADABLE naming the paths. The tar stream is valid in every case.
+
+import { constants as fsConstants, type Stats } from 'node:fs';
+import { access, lstat, readlink, realpath } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import type { FilesSourceConfig } from '../config/schema.ts';
+import { ConfigError, RestorableError, asRestorableError, describeSystemError } from '../core/errors.ts';
+import type { SourceWarning } from '../core/manifest.ts';
+import { ArchiveLedger, archiveTrees } from './files-archive.ts';
+import { buildExcludeRules, compileExcludePatterns, type ExcludeRules, type ProtectedDirectory } from './files-exclude.ts';
+import { IndexWriter } from './files-index.ts';
+import type { PreflightReport, ProducedArtifact, SourceContext, SourceDriver, SourceFacts } from './source.ts';
+
+type FilesContext = SourceContext<FilesSourceConfig>;
+
+/** Stream buffering on our side: one read chunk ahead of the consumer. */
+const STREAM_HIGH_WATER_MARK = 1024 * 1024;
+
+export const filesSource: SourceDriver<FilesSourceConfig> = {
+  type: 'files',
+  extension: 'tar',
+
+  async preflight(context: FilesContext): Promise<PreflightReport> {
+    const plan = await planArchive(context);
+    const notes = [
+      `${plan.roots.length} path(s): ${plan.roots.join(', ')}`,
+      ...(context.config.exclude.length > 0 ? [`excluding ${context.config.exclude.join(', ')}`] : []),
+      ...plan.notes,
+    ];
+    return { notes, warnings: plan.warnings };
+  },
+
+  async produce(context: FilesContext): Promise<ProducedArtifact> {
+    context.signal.throwIfAborted();
+    const plan = await planArchive(context);
+    const index = new IndexWriter(join(context.scratchDir, `${context.sourceName}.index.jsonl`));
+    const ledger = new ArchiveLedger(context.log);
+    let settle!: { resolve: (facts: SourceFacts) => void; reject: (error: unknown) => void };
+    const completed = new Promise<SourceFacts>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    completed.catch(() => {}); // the pipeline awaits it; never an unhandled rejection
+
+    async function* archiveThenSettle(): AsyncGenerator<Buffer> {
+      let failure: RestorableError | undefined;
+      let finished = false;
+      try {
+        yield* archiveTrees({
+          roots: plan.roots,
+          rules: plan.rules,
+          index,
+          ledger,
+          signal: context.signal,
+          rootFailure: (root, error) => rootError(context, root, plan.fieldOf(root), error),
+        });
+        finished = true;
+      } catch (error) {
+        failure = toArchiveError(context, error);
+        throw failure;
+      } finally {
+        // Runs on success, on failure and when the consumer destroys the
+        // stream early (Readable.from calls return() on the generator).
+        if (finished) {
+          try {
+            await index.close();
+            settle.resolve(outcome(context, ledger, index, plan.warnings));
+          } catch (error) {
+            settle.reject(error instanceof RestorableError ? error : indexError(context, index.filePath, error));
+          }
+        } else {
+          index.discard();
+          settle.reject(failure ?? interruptedError(context));
+        }
+      }
+    }
+
+    const stream = Readable.from(archiveThenSettle(), { objectMode: false, highWaterMark: STREAM_HIGH_WATER_MARK });
+    // A consumer that stopped reading would leave the generator parked at a
+    // yield, deaf to the signal: destroy the stream so it unwinds.
+    const onAbort = (): void => {
+      stream.destroy(toArchiveError(context, context.signal.reason));
+    };
+    context.signal.addEventListener('abort', onAbort, { once: true });
+    completed.finally(() => context.signal.removeEventListener('abort', onAbort)).catch(() => {});
+    return { stream, completed };
+  },
+};
+
+interface ArchivePlanning {
+  /** Normalised absolute paths, in config order, minus those inside another. */
+  roots: string[];
+  rules: ExcludeRules;
+  notes: string[];
+  warnings: SourceWarning[];
+  /** `sources.<name>.paths[i]` for a root, to name the field in errors. */
+  fieldOf(root: string): string;
+}
+
+/** Everything that can be checked before a byte is written; throws for the operator. */
+async function planArchive(context: FilesContext): Promise<ArchivePlanning> {
+  const { config, sourceName } = context;
+  const field = (index: number): string => `sources.${sourceName}.paths[${index}]`;
+  const fieldByRoot = new Map<string, string>();
+  const notes: string[] = [];
+  const warnings: SourceWarning[] = [];
+
+  const compiled = compileExcludePatterns(config.exclude, sourceName);
+  const repository = await describeProtected(context.repositoryPath);
+  const scratch = await describeProtected(context.scratchDir);
+
+  const candidates: string[] = [];
+  for (const [index, configured] of config.paths.entries()) {
+    if (!isAbsolute(configured)) {
+      throw new ConfigError(`${field(index)}: expected an absolute path, got "${configured}"`, {
+        where: { source: sourceName, path: configured },
+        remedy: `write the full path, e.g. "/var/www/app/${configured.replace(/^\.?\/*/, '')}"`,
+      });
+    }
+    const root = resolve(configured);
+    if (fieldByRoot.has(root)) continue;
+    fieldByRoot.set(root, field(index));
+    for (const inside of [repository, scratch]) {
+      for (const protectedPath of inside.paths) {
+        if (root === protectedPath || root.startsWith(`${protectedPath}/`)) {
+          throw new ConfigError(`${field(index)}: ${root} lies inside the backup repository ${context.repositoryPath}`, {
+            where: { source: sourceName, path: root },
+            remedy: 'back up the application directories, not the repository (copy it offsite with a destination instead)',
+          });
+        }
+      }
+    }
+    const stats = await lstatRoot(context, root, field(index));
+    if (stats.isSymbolicLink()) {
+      const target = await readlink(root).catch(() => '?');
+      warnings.push({
+        code: 'PATH_IS_SYMLINK',
+        path: root,
+        message: `${field(index)} ${root} is a symlink to ${target}: only the link is archived (as GNU tar does), not what it points to; configure the target path to back up its contents`,
+      });
+    } else {
+      await checkReadable(context, root, field(index), stats);
+    }
+    candidates.push(root);
+  }
+
+  // A path inside another configured path would be archived twice.
+  const roots = candidates.filter((root) => {
+    const outer = candidates.find((other) => other !== root && (other === '/' || root.startsWith(`${other}/`)));
+    if (outer) notes.push(`${root} is inside ${outer}, which is archived whole; it is not added twice`);
+    return !outer;
+  });
+
+  const protectedDirectories: ProtectedDirectory[] = [...repository.directories, ...scratch.directories];
+  return {
+    roots,
+    rules: buildExcludeRules(compiled, protectedDirectories),
+    notes,
+    warnings,
+    fieldOf: (root) => fieldByRoot.get(root) ?? `sources.${sourceName}.paths`,
+  };
+}
+
+/** The path as configured and as resolved through symlinks, plus its identity if it exists. */
+async function describeProtected(path: string): Promise<{ paths: string[]; directories: ProtectedDirectory[] }> {
+  const configured = resolve(path);
+  const real = await realpath(configured).catch(() => configured);
+  const identity = await lstat(real)
+    .then((stats) => `${stats.dev}:${stats.ino}`)
+    .catch(() => undefined);
+  const paths = [...new Set([configured, real])];
+  return { paths, directories: paths.map((each) => ({ path: each, identity })) };
+}
+
+async function lstatRoot(context: FilesContext, root: string, field: string): Promise<Stats> {
+  try {
+    return await lstat(root);
+  } catch (error) {
+    throw rootError(context, root, field, error);
+  }
+}
+
+async function checkReadable(context: FilesContext, root: string, field: string, stats: Stats): Promise<void> {
+  const mode = stats.isDirectory() ? fsConstants.R_OK | fsConstants.X_OK : fsConstants.R_OK;
+  try {
+    await access(root, mode);
+  } catch (error) {
+    throw rootError(context, root, field, error);
+  }
+}
+
+/** A configured path that is missing or unreadable fails the source: never an empty or partial "backup". */
+function rootError(context: FilesContext, root: string, field: string, error: unknown): RestorableError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return new RestorableError(`${field}: ${root} does not exist`, {
+      code: 'SOURCE_PATH_MISSING',
+      where: { source: context.sourceName, path: root },
+      remedy: `mount the filesystem that holds it, or correct ${field}; nothing was backed up for this source`,
+      cause: error,
+    });
+  }
+  return new RestorableError(`${field}: ${root} cannot be read (${code ?? (error as Error)?.message ?? String(error)})`, {
+    code: 'SOURCE_PATH_UNREADABLE',
+    where: { source: context.sourceName, path: root },
+    remedy: 'run restorable as a user that can read it (usually root), or remove it from the paths',
+    cause: error,
+  });
+}
+
+function outcome(context: FilesContext, ledger: ArchiveLedger, index: IndexWriter, preflightWarnings: SourceWarning[]): SourceFacts {
+  const { counts } = ledger;
+  if (context.config.fail_on_unreadable && ledger.degraded) {
+    const more = ledger.leftOutCount - ledger.leftOutPaths.length;
+    throw new RestorableError(
+      `${ledger.leftOutCount} path(s) could not be read and fail_on_unreadable is set: ${ledger.leftOutPaths.slice(0, 5).join(', ')}${ledger.leftOutCount > 5 ? ', ...' : ''}`,
+      {
+        code: 'FILES_UNREADABLE',
+        where: { source: context.sourceName, path: ledger.leftOutPaths[0] },
+        details: [...ledger.leftOutPaths, ...(more > 0 ? [`... and ${more} more`] : [])],
+        remedy: `make them readable for the backup user, exclude them (sources.${context.sourceName}.exclude), or set sources.${context.sourceName}.fail_on_unreadable: false to accept a degraded backup`,
+      },
+    );
+  }
+  return {
+    warnings: [...preflightWarnings, ...ledger.allWarnings()],
+    degraded: ledger.degraded,
+    indexFile: index.filePath,
+    indexEntries: index.entryCount,
+    details: {
+      paths: context.config.paths,
+      exclude: context.config.exclude,
+      entries: {
+        total: counts.files + counts.dirs + counts.symlinks + counts.hardlinks,
+        files: counts.files,
+        dirs: counts.dirs,
+        symlinks: counts.symlinks,
+        hardlinks: counts.hardlinks,
+      },
+      contentBytes: counts.contentBytes,
+      changedWhileRead: counts.changedWhileRead,
+      skipped: { ...counts.skipped },
+      leftOutPaths: ledger.leftOutPaths,
+    },
+  };
+}
+
+function toArchiveError(context: FilesContext, error: unknown): RestorableError {
+  if (error instanceof RestorableError) return error;
+  if (context.signal.aborted) {
+    return new RestorableError('the files backup was interrupted before the archive was complete', {
+      code: 'ABORTED',
+      where: { source: context.sourceName },
+      remedy: 'nothing was published for this source; run the backup again',
+      cause: error,
+    });
+  }
+  if ((error as Error | undefined)?.name === 'AbortError') {
+    // Node's stream machinery throws this into the generator when the
+    // consumer destroyed the stream (a failed write, an early break).
+    return interruptedError(context, error);
+  }
+  const path = (error as NodeJS.ErrnoException | undefined)?.path;
+  const system = describeSystemError(error, path);
+  if (system) return system.locatedAt({ source: context.sourceName });
+  return asRestorableError(error, 'FILES_ARCHIVE_FAILED').locatedAt({ source: context.sourceName, ...(path ? { path } : {}) });
+}
+
+function indexError(context: FilesContext, indexPath: string, error: unknown): RestorableError {
+  return new RestorableError(`writing the entry index ${indexPath} failed: ${(error as Error)?.message ?? String(error)}`, {
+    code: 'FILES_INDEX_FAILED',
+    where: { source: context.sourceName, path: indexPath },
+    remedy: 'check free space on the repository filesystem (the scratch dir lives there)',
+    cause: error,
+  });
+}
+
+function interruptedError(context: FilesContext, cause?: unknown): RestorableError {
+  return new RestorableError('the files archive stream was closed by its reader before the archive was complete', {
+    code: 'ARCHIVE_INTERRUPTED',
+    where: { source: context.sourceName },
+    remedy: 'see the error reported for the repository write; this artifact was not published',
+    cause,
+  });
+}

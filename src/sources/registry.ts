@@ -1,0 +1,60 @@
+// Owns the typed registry of source kinds: for each `type` of the config, the
+// driver and how its config section becomes the driver's resolved settings
+// (reading a Laravel .env, making paths absolute). Adding a kind = one entry.
+
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ConfigError } from '../core/errors.ts';
+import { parseDurationMs, type SourceConfig } from '../config/schema.ts';
+import { parseLaravelEnv } from '../config/laravel-env.ts';
+import type { SourceDriver } from './source.ts';
+import { sqliteSource } from './sqlite.ts';
+import { filesSource } from './files.ts';
+
+/** A source ready to run: its driver and the settings the driver takes. */
+export interface PreparedSource {
+  name: string;
+  type: string;
+  driver: SourceDriver<unknown>;
+  settings: unknown;
+}
+
+export function prepareSource(name: string, config: SourceConfig, configDir: string): PreparedSource {
+  switch (config.type) {
+    case 'sqlite': {
+      let databasePath = config.path;
+      if (!databasePath && config.env_file) {
+        const envPath = resolve(configDir, config.env_file);
+        const env = readEnvFile(envPath, name);
+        if (env.DB_CONNECTION && env.DB_CONNECTION !== 'sqlite') {
+          throw new ConfigError(`sources.${name}: ${envPath} says DB_CONNECTION=${env.DB_CONNECTION}, not sqlite`, {
+            where: { source: name, path: envPath },
+            remedy: `use \`type: ${env.DB_CONNECTION === 'mariadb' ? 'mysql' : env.DB_CONNECTION}\` for this source`,
+          });
+        }
+        // Laravel's default when DB_DATABASE is unset: database/database.sqlite under the app.
+        databasePath = resolve(dirname(envPath), env.DB_DATABASE || 'database/database.sqlite');
+      }
+      const settings = {
+        databasePath: isAbsolute(databasePath!) ? databasePath! : resolve(configDir, databasePath!),
+        busyTimeoutMs: parseDurationMs(config.busy_timeout),
+      };
+      return { name, type: config.type, driver: sqliteSource as SourceDriver<unknown>, settings };
+    }
+    case 'files':
+      return { name, type: config.type, driver: filesSource as SourceDriver<unknown>, settings: config };
+    case 'mysql':
+      throw new ConfigError('mysql sources are not wired yet', { where: { source: name } });
+  }
+}
+
+export function readEnvFile(envPath: string, sourceName: string): Record<string, string> {
+  try {
+    return parseLaravelEnv(readFileSync(envPath, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`sources.${sourceName}.env_file: cannot read ${envPath}: ${(error as Error).message}`, {
+      where: { source: sourceName, path: envPath },
+      remedy: 'check the path, and that restorable may read it',
+    });
+  }
+}
