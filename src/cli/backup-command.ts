@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../core/errors.ts';
 import { loadConfig, locateConfig } from '../config/load.ts';
-import { runBackup, formatBytes, formatSeconds } from '../jobs/backup.ts';
+import { runBackup } from '../jobs/backup.ts';
+import { formatBytes, formatSeconds } from '../core/units.ts';
 import { systemClock } from '../jobs/ports.ts';
 import { totalSizeBytes } from '../core/manifest.ts';
 import { createReporter, line, printJson, renderError, type Output } from './render.ts';

@@ -6,7 +6,7 @@ import { ExitCode } from '../core/errors.ts';
 import { loadConfig, locateConfig } from '../config/load.ts';
 import { totalSizeBytes } from '../core/manifest.ts';
 import { LocalRepository } from '../storage/local-repository.ts';
-import { formatBytes, formatSeconds } from '../jobs/backup.ts';
+import { formatBytes, formatSeconds } from '../core/units.ts';
 import { line, printJson, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
 

@@ -10,6 +10,7 @@ import { registerBackupCommand } from './backup-command.ts';
 import { registerListCommand } from './list-command.ts';
 import { registerConfigCommands } from './config-command.ts';
 import { registerInitCommand } from './init-command.ts';
+import { registerPruneCommand } from './prune-command.ts';
 
 export interface GlobalOptions {
   config?: string;
@@ -46,6 +47,7 @@ export async function main(argv: string[], streams: Partial<Output> = {}): Promi
   registerListCommand(program, output, run);
   registerConfigCommands(program, output, run);
   registerInitCommand(program, output, run);
+  registerPruneCommand(program, output, run);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -4,7 +4,7 @@
 
 import { RestorableError, type ErrorWhere } from '../core/errors.ts';
 import type { RunReporter } from '../jobs/ports.ts';
-import { formatBytes } from '../jobs/backup.ts';
+import { formatBytes } from '../core/units.ts';
 
 export interface Output {
   json: boolean;

@@ -8,6 +8,7 @@ import { LineCounter, parseDocument, isNode } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../core/errors.ts';
 import { configSchema, parseDurationMs, type Config } from './schema.ts';
+import { validateRetentionPolicy } from '../core/retention.ts';
 
 export interface LoadedConfig {
   config: Config;
@@ -89,6 +90,8 @@ function checkCrossFieldRules(config: Config, label: string, document: ReturnTyp
       remedy: 'fix the field named above',
     });
   };
+  const retentionProblem = validateRetentionPolicy(config.retention);
+  if (retentionProblem) fail(['retention'], retentionProblem);
   if (parseDurationMs(config.monitor.critical_after) < parseDurationMs(config.monitor.warn_after)) {
     fail(['monitor', 'critical_after'], `must not be shorter than monitor.warn_after (${config.monitor.warn_after})`);
   }

@@ -27,6 +27,17 @@ const freeSpace = z
   .regex(SIZE_PATTERN, { message: 'expected a size such as "10%" or "5GB"' })
   .describe('Free space as a percentage of the filesystem ("10%") or an absolute size ("5GB").');
 
+export type FreeSpace = { percent: number } | { bytes: number };
+const SIZE_UNIT_BYTES: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
+
+/** `10%` -> { percent: 10 }; `5GB` -> { bytes: 5e9 }. */
+export function parseFreeSpace(text: string): FreeSpace {
+  const match = SIZE_PATTERN.exec(text.trim());
+  if (!match) throw new Error(`not a size: ${text}`);
+  const value = Number(match[1]);
+  return match[2] === '%' ? { percent: value } : { bytes: value * SIZE_UNIT_BYTES[match[2]!.toLowerCase()]! };
+}
+
 const port = z.number().int().min(1).max(65535);
 
 const mysqlSource = z
@@ -85,6 +96,10 @@ export const retentionSchema = z
     monthly: count.optional().describe('Same, per calendar month.'),
     yearly: count.optional().describe('Same, per year.'),
     timezone: z.string().default('UTC').describe('Timezone in which days, weeks, months and years are counted.'),
+    make_space: z
+      .boolean()
+      .default(false)
+      .describe('When a new set would not fit, delete the sets this policy would delete next (never others) before the run.'),
   })
   .describe('Which complete sets to keep (restic semantics). The newest complete set is always kept.');
 
@@ -117,7 +132,7 @@ export const configSchema = z
       .default({ level: 6 })
       .describe('Compression of artifacts (gzip, readable by gunzip and tar -z).'),
     parallel: z.number().int().min(1).max(16).default(2).describe('How many sources run at once.'),
-    retention: retentionSchema.default({ daily: 14, weekly: 4, monthly: 3, timezone: 'UTC' }),
+    retention: retentionSchema.default({ daily: 14, weekly: 4, monthly: 3, timezone: 'UTC', make_space: false }),
     monitor: monitorSchema.default({ warn_after: '26h', critical_after: '48h', min_free: '10%' }),
   })
   .describe('restorable configuration');

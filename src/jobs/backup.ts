@@ -21,6 +21,9 @@ import { acquireJobLock } from '../storage/job-lock.ts';
 import { openRunLog, type RunLog } from './run-log.ts';
 import type { Clock, RunReporter } from './ports.ts';
 import { RESTORABLE_VERSION } from './version.ts';
+import { formatBytes, formatSeconds } from '../core/units.ts';
+import { ensureRoomForNextSet } from './disk-space.ts';
+import { runPrune } from './prune.ts';
 
 export interface BackupRequest {
   loaded: LoadedConfig;
@@ -42,6 +45,8 @@ export interface BackupOutcome {
   setId?: string;
   manifest?: Manifest;
   warnings: SourceWarningLine[];
+  /** Sets removed by retention after this run. */
+  pruned?: string[];
   error?: RestorableError;
   durationMs: number;
   runLogPath?: string;
@@ -105,6 +110,8 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
       }
     });
 
+    await ensureRoomForNextSet(repository, config, startedAt, (deleted) => warn(`removed set ${deleted} to make space (retention.make_space)`));
+
     const written: string[] = [];
     const artifacts: ArtifactRecord[] = [];
     let firstFailure: RestorableError | undefined;
@@ -156,8 +163,21 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
     };
     await repository.publishSet(manifest, written);
     step(`set ${setId} complete: ${artifacts.length} artifact(s), manifest written`);
+
+    // Retention runs only after a successful run, under the same lock. A failed
+    // prune leaves more sets than wanted, never fewer: the backup stands, degraded.
+    let status = manifest.status;
+    let pruned: string[] = [];
+    try {
+      const outcome = await runPrune({ loaded, dryRun: false, clock, reporter: { ...reporter, step, warn }, lockHeld: true });
+      pruned = outcome.remove.map((set) => set.setId);
+    } catch (error) {
+      status = 'warning';
+      warn(`retention failed after the backup: ${(error as Error).message}; no further sets were removed`);
+    }
     return {
-      status: manifest.status,
+      status,
+      pruned,
       setId,
       manifest,
       warnings,
@@ -293,19 +313,4 @@ function interruptedError(reason: unknown): RestorableError {
     code: 'INTERRUPTED',
     remedy: 'run the backup again; earlier sets are untouched',
   });
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
-
-export function formatSeconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
 }

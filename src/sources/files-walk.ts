@@ -3,11 +3,14 @@
 // symlinks, leaves out excluded and protected paths, and reports entries it
 // cannot list instead of dropping them silently (research note F10).
 //
-// Memory: an explicit stack of pending path strings, i.e. the unvisited
-// siblings along the current branch, never the whole tree; no recursion, so a
-// 4096-level tree does not exhaust the call stack. A directory is listed only
-// when the consumer asks for the entry after it, i.e. after the directory's
-// own header was written, so at most one listing is in flight.
+// Memory: an explicit stack of pending entries (path + kind), i.e. the
+// unvisited siblings along the current branch, never the whole tree; no
+// recursion, so a 4096-level tree does not exhaust the call stack. The walk is
+// lazy: a directory is listed when the consumer pulls it.
+//
+// Cost: entry kinds come from the listing itself (d_type), so a regular file
+// costs no syscall here; only directories are lstat'ed (before and after the
+// listing, to notice one swapped for a symlink).
 //
 // Names are read as Buffers (research V10): Node's string listing turns
 // invalid UTF-8 into U+FFFD and the file then "does not exist". Such names
@@ -16,15 +19,21 @@
 // Siblings are sorted bytewise so two runs over the same tree give the same
 // archive order.
 
-import type { Stats } from 'node:fs';
+import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import type { ExcludeRules } from './files-exclude.ts';
+
+export type EntryKind = 'file' | 'dir' | 'symlink' | 'special';
 
 export interface WalkedEntry {
   /** Absolute, normalised path (no trailing slash except for `/`). */
   path: string;
-  /** lstat of the entry when it was listed: symlinks are not followed. */
-  stats: Stats;
+  /** From the directory listing (d_type), so files cost no lstat here; symlinks are never followed. */
+  kind: EntryKind;
+  /** Directories (and the root): lstat taken when the directory was listed. */
+  stats?: Stats;
+  /** Special files: what it is ("FIFO (named pipe)", "unix socket", ...). */
+  specialKind?: string;
 }
 
 export type WalkProblemKind = 'vanished' | 'unreadable' | 'changed' | 'unnameable';
@@ -34,6 +43,12 @@ export interface WalkObserver {
   problem(kind: WalkProblemKind, path: string, reason: string): void;
   /** Left out on purpose: an exclude pattern, or the repository / scratch dir. */
   skipped(kind: 'excluded' | 'protected', path: string, pattern?: string): void;
+}
+
+interface PendingEntry {
+  path: string;
+  kind: EntryKind | 'unknown';
+  specialKind?: string;
 }
 
 /**
@@ -48,62 +63,85 @@ export async function* walkTree(
   signal: AbortSignal,
 ): AsyncGenerator<WalkedEntry> {
   const rootStats = await lstat(rootPath);
-  yield { path: rootPath, stats: rootStats };
-  const stack: string[] = [];
-  if (rootStats.isDirectory()) await listInto({ path: rootPath, stats: rootStats }, stack, rules, observer);
+  const stack: PendingEntry[] = [];
+  if (rootStats.isDirectory()) {
+    yield* visitDirectory(rootPath, rootStats, stack, rules, observer);
+  } else {
+    yield { path: rootPath, ...kindOfStats(rootStats) };
+  }
 
   while (stack.length > 0) {
     signal.throwIfAborted();
-    const path = stack.pop()!;
+    const pending = stack.pop()!;
+    if (pending.kind === 'file' || pending.kind === 'symlink' || pending.kind === 'special') {
+      // Files and links are stat'ed by whoever reads them (open + fstat): one
+      // syscall less per file, and the stat describes what is actually read.
+      yield pending as WalkedEntry;
+      continue;
+    }
     let stats: Stats;
     try {
-      stats = await lstat(path);
+      stats = await lstat(pending.path);
     } catch (error) {
-      reportFsProblem(observer, path, error);
+      reportFsProblem(observer, pending.path, error);
       continue;
     }
-    if (stats.isDirectory() && rules.isProtected(path, stats)) {
-      observer.skipped('protected', path);
+    if (!stats.isDirectory()) {
+      yield { path: pending.path, ...kindOfStats(stats) };
       continue;
     }
-    yield { path, stats };
-    if (stats.isDirectory()) await listInto({ path, stats }, stack, rules, observer);
+    if (rules.isProtected(pending.path, stats)) {
+      observer.skipped('protected', pending.path);
+      continue;
+    }
+    yield* visitDirectory(pending.path, stats, stack, rules, observer);
   }
 }
 
-/** Lists a directory and pushes its kept children so that they pop in ascending order. */
-async function listInto(
-  directory: WalkedEntry,
-  stack: string[],
+/**
+ * Lists a directory, pushes its kept children so that they pop in ascending
+ * order, then yields the directory itself (which the consumer archives before
+ * it asks for the first child, so the order stays pre-order).
+ */
+async function* visitDirectory(
+  path: string,
+  stats: Stats,
+  stack: PendingEntry[],
   rules: ExcludeRules,
   observer: WalkObserver,
-): Promise<void> {
-  let names: Buffer[];
+): AsyncGenerator<WalkedEntry> {
+  let children: Dirent<Buffer>[] | undefined;
   try {
-    names = await readdir(directory.path, { encoding: 'buffer' });
+    children = (await readdir(path, { encoding: 'buffer', withFileTypes: true })) as unknown as Dirent<Buffer>[];
   } catch (error) {
-    reportFsProblem(observer, directory.path, error);
-    return;
+    // The directory itself is still archived (owner, mode, mtime), so a
+    // restore recreates it; the warning says its contents are missing.
+    reportFsProblem(observer, path, error);
   }
-  // The directory we listed must still be the one whose header went out: a
-  // directory swapped for a symlink in between would otherwise pull another
-  // tree (say /etc) into the archive under this name.
-  const after = await lstat(directory.path).catch(() => undefined);
-  if (!after?.isDirectory() || after.ino !== directory.stats.ino || after.dev !== directory.stats.dev) {
-    observer.problem('changed', directory.path, 'was replaced by another file while it was listed; its contents are not in the archive');
-    return;
+  if (children) {
+    // The directory we listed must still be the one we lstat'ed: a directory
+    // swapped for a symlink in between would otherwise pull another tree
+    // (say /etc) into the archive under this name.
+    const after = await lstat(path).catch(() => undefined);
+    if (!after) {
+      observer.problem('vanished', path, 'it was removed while it was listed');
+      return;
+    }
+    if (!after.isDirectory() || after.ino !== stats.ino || after.dev !== stats.dev) {
+      observer.problem('changed', path, 'was replaced by another file while it was listed; its contents are not in the archive');
+      children = undefined;
+    }
   }
-  names.sort(Buffer.compare);
-  const prefix = directory.path === '/' ? '/' : `${directory.path}/`;
-  for (let index = names.length - 1; index >= 0; index--) {
-    const rawName = names[index]!;
-    const name = rawName.toString('utf8');
-    if (!Buffer.from(name, 'utf8').equals(rawName)) {
-      observer.problem(
-        'unnameable',
-        `${prefix}${name}`,
-        `has a name that is not valid UTF-8 (bytes ${rawName.toString('hex')}); rename it to back it up`,
-      );
+  yield { path, kind: 'dir', stats };
+  if (!children) return;
+
+  children.sort((left, right) => Buffer.compare(left.name, right.name));
+  const prefix = path === '/' ? '/' : `${path}/`;
+  for (let index = children.length - 1; index >= 0; index--) {
+    const child = children[index]!;
+    const name = child.name.toString('utf8');
+    if (!Buffer.from(name, 'utf8').equals(child.name)) {
+      observer.problem('unnameable', `${prefix}${name}`, `has a name that is not valid UTF-8 (bytes ${child.name.toString('hex')}); rename it to back it up`);
       continue;
     }
     const childPath = prefix + name;
@@ -116,8 +154,33 @@ async function listInto(
       observer.skipped('excluded', childPath, pattern);
       continue;
     }
-    stack.push(childPath);
+    stack.push({ path: childPath, ...kindOfDirent(child) });
   }
+}
+
+function kindOfDirent(dirent: Dirent<Buffer>): Omit<PendingEntry, 'path'> {
+  if (dirent.isFile()) return { kind: 'file' };
+  if (dirent.isDirectory()) return { kind: 'dir' };
+  if (dirent.isSymbolicLink()) return { kind: 'symlink' };
+  const specialKind = describeSpecial(dirent);
+  // Filesystems without d_type report nothing: find out with lstat on the visit.
+  return specialKind ? { kind: 'special', specialKind } : { kind: 'unknown' };
+}
+
+function kindOfStats(stats: Stats): Omit<WalkedEntry, 'path'> {
+  if (stats.isFile()) return { kind: 'file' };
+  if (stats.isDirectory()) return { kind: 'dir', stats };
+  if (stats.isSymbolicLink()) return { kind: 'symlink' };
+  return { kind: 'special', specialKind: describeSpecial(stats) ?? 'special file' };
+}
+
+/** What a non-regular entry is, in words for the warning; undefined for files, dirs and links. */
+export function describeSpecial(entry: Pick<Stats, 'isFIFO' | 'isSocket' | 'isCharacterDevice' | 'isBlockDevice'>): string | undefined {
+  if (entry.isFIFO()) return 'FIFO (named pipe)';
+  if (entry.isSocket()) return 'unix socket';
+  if (entry.isCharacterDevice()) return 'character device';
+  if (entry.isBlockDevice()) return 'block device';
+  return undefined;
 }
 
 /** Maps an errno from lstat/readdir/open/readlink to what it means for a backup. */

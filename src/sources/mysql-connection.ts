@@ -62,6 +62,19 @@ export interface MysqlConnection {
   notes: string[];
 }
 
+/**
+ * Replaces the secret, and the given encoded forms of it (as an option file
+ * writes it...), with `***` in a text meant for humans; also any
+ * `password=...` line a tool might echo.
+ */
+export function scrubSecret(text: string, secret: SecretValue | undefined, ...encodings: Array<(value: string) => string>): string {
+  let scrubbed = text.replace(/^(\s*password\s*=).*$/gim, '$1***');
+  const value = secret?.reveal();
+  if (!value || value.length < 3) return scrubbed;
+  for (const form of [value, ...encodings.map((encode) => encode(value))]) scrubbed = scrubbed.split(form).join('***');
+  return scrubbed;
+}
+
 /** `socket /run/mysqld/mysqld.sock` or `127.0.0.1:3306`, for messages. */
 export function describeEndpoint(connection: Pick<MysqlConnection, 'host' | 'port' | 'socket'>): string {
   return connection.socket ? `socket ${connection.socket}` : `${connection.host}:${connection.port}`;

@@ -77,8 +77,7 @@ export class LocalRepository {
    * between the renames and the manifest is swept cleanly by the next run.
    */
   async publishSet(manifest: Manifest, relativePaths: string[]): Promise<void> {
-    const journal = this.journalPath(manifest.setId);
-    await writeFileAtomically(journal, JSON.stringify({ setId: manifest.setId, paths: relativePaths }) + '\n');
+    const journal = await this.writeJournal('publish', manifest.setId, relativePaths);
     const dirs = new Set<string>();
     for (const relativePath of relativePaths) {
       const target = this.absolute(relativePath);
@@ -88,6 +87,22 @@ export class LocalRepository {
     for (const dir of dirs) await fsyncPath(dir);
     await writeFileAtomically(this.absolute(manifestPath(manifest.setId)), JSON.stringify(manifest, null, 2) + '\n');
     await unlink(journal);
+  }
+
+  /**
+   * Deletes a set: its manifest first (from then on the set does not exist for
+   * any command), then its files. A journal written before makes a prune that
+   * is killed half-way leave either a complete set or clearly orphaned files,
+   * which the next run sweeps.
+   */
+  async deleteSet(manifest: Manifest): Promise<string[]> {
+    const paths = manifest.artifacts.flatMap((artifact) => [artifact.path, ...(artifact.index ? [artifact.index.path] : [])]);
+    const journal = await this.writeJournal('prune', manifest.setId, paths);
+    await rm(this.absolute(manifestPath(manifest.setId)), { force: true });
+    await fsyncPath(join(this.root, MANIFEST_DIR));
+    for (const path of paths) await rm(this.absolute(path), { force: true });
+    await unlink(journal);
+    return [manifestPath(manifest.setId), ...paths];
   }
 
   /** Ids of every set that has a manifest, newest first. */
@@ -169,7 +184,8 @@ export class LocalRepository {
     }
     const stateDir = join(this.root, STATE_DIR);
     for (const name of await listDir(stateDir)) {
-      if (name.startsWith('publish-') && name.endsWith('.json')) {
+      // Journals of publishes and prunes: files that must go when their set has no manifest.
+      if (/^(publish|prune)-.*\.json$/.test(name)) {
         const journal = join(stateDir, name);
         const { setId, paths } = JSON.parse(await readFile(journal, 'utf8')) as { setId: string; paths: string[] };
         if (!(await exists(this.absolute(manifestPath(setId))))) {
@@ -199,8 +215,10 @@ export class LocalRepository {
     return dir;
   }
 
-  private journalPath(setId: string): string {
-    return join(this.root, STATE_DIR, `publish-${setId}.json`);
+  private async writeJournal(kind: 'publish' | 'prune', setId: string, paths: string[]): Promise<string> {
+    const journal = join(this.root, STATE_DIR, `${kind}-${setId}.json`);
+    await writeFileAtomically(journal, JSON.stringify({ setId, paths }) + '\n');
+    return journal;
   }
 }
 

@@ -41,6 +41,7 @@ import type { FilesSourceConfig } from '../../src/config/schema.ts';
 import { RestorableError } from '../../src/core/errors.ts';
 import type { SourceWarning } from '../../src/core/manifest.ts';
 import type { IndexEntry } from '../../src/sources/files-index.ts';
+import { LOOKAHEAD_ENTRIES } from '../../src/sources/files-archive.ts';
 import { filesSource } from '../../src/sources/files.ts';
 import type { SourceContext, SourceFacts } from '../../src/sources/source.ts';
 
@@ -424,6 +425,47 @@ test('configuration mistakes are refused before anything is written, naming the 
   assert.match(insideRepository.message, /inside the backup repository/);
 });
 
+test('a file as a path, a symlink as a path, nested paths, and a name that is not UTF-8', async () => {
+  const base = workDir('roots');
+  const app = join(base, 'var', 'www', 'app');
+  mkdirSync(join(app, 'storage', 'app'), { recursive: true });
+  writeFileSync(join(app, '.env'), 'APP_KEY=base64:abc\n');
+  chmodSync(join(app, '.env'), 0o640);
+  writeFileSync(join(app, 'storage', 'app', 'upload.jpg'), 'jpeg');
+  writeFileSync(Buffer.from(`${join(app, 'storage', 'app')}/latin1-\xe9.txt`, 'latin1'), 'not UTF-8 named');
+  symlinkSync(join(app, 'storage'), join(base, 'current-storage'));
+  const h = harness(base, {
+    paths: [join(app, '.env'), join(app, 'storage'), join(app, 'storage', 'app'), join(base, 'current-storage')],
+  });
+
+  const report = await filesSource.preflight(h.context);
+  assert.deepEqual(report.warnings.map((warning) => warning.code), ['PATH_IS_SYMLINK']);
+  assert.match(report.warnings[0]!.message, /only the link is archived/);
+  assert.ok(report.notes.some((note) => note.includes(`${join(app, 'storage', 'app')} is inside ${join(app, 'storage')}`)));
+
+  const facts = await backUp(h);
+  const listing = gnuTar(['-tf', h.archivePath]);
+  assert.equal(listing.status, 0, listing.stderr);
+  assert.deepEqual(listing.stdout.trimEnd().split('\n'), [
+    join(app, '.env').slice(1),
+    `${join(app, 'storage').slice(1)}/`,
+    `${join(app, 'storage', 'app').slice(1)}/`,
+    join(app, 'storage', 'app', 'upload.jpg').slice(1),
+    join(base, 'current-storage').slice(1),
+  ], 'the file alone (no parent dirs), storage once, the symlink as a link');
+  const unnameable = warningsWith(facts, 'FILE_UNNAMEABLE');
+  assert.equal(unnameable.length, 1);
+  assert.match(unnameable[0]!.message, /not valid UTF-8 \(bytes 6c6174696e312de92e747874\)/);
+  assert.equal(facts.degraded, true, 'a file left out because of its name degrades the backup');
+
+  // `cd / && tar -xpf` style restore, into a directory standing in for /.
+  const restored = join(base, 'restored');
+  extractWithGnuTar(h.archivePath, restored);
+  assert.equal(readFileSync(join(restored, app, '.env'), 'utf8'), 'APP_KEY=base64:abc\n');
+  assert.equal(lstatSync(join(restored, app, '.env')).mode & 0o7777, 0o640);
+  assert.equal(readlinkSync(join(restored, base, 'current-storage')), join(app, 'storage'));
+});
+
 // ---------------------------------------------------------------------------
 // 4: special files
 
@@ -444,7 +486,7 @@ test('a FIFO, a unix socket and a device node are skipped with a warning, withou
       backUp(h),
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the backup hung on a special file')), 15_000).unref()),
     ]);
-    const skipped = warningsWith(facts, 'FILE_SPECIAL_SKIPPED').map((warning) => warning.path);
+    const skipped = warningsWith(facts, 'FILE_SPECIAL_SKIPPED').map((warning) => warning.path);  // walk order
     const expected = [join(root, 'b-fifo'), join(root, 'c-socket'), ...(canMknod ? [join(root, 'd-null-device')] : [])];
     assert.deepEqual(skipped, expected);
     assert.match(warningsWith(facts, 'FILE_SPECIAL_SKIPPED')[0]!.message, /FIFO/);
@@ -464,12 +506,18 @@ test('a FIFO, a unix socket and a device node are skipped with a warning, withou
 test('files that vanish, shrink or grow during the backup are reported and the archive stays valid', async () => {
   const base = workDir('race');
   const root = join(base, 'tree');
-  mkdirSync(join(root, 'c-doomed-dir'), { recursive: true });
+  mkdirSync(join(root, 'd-doomed-dir'), { recursive: true });
   const bigContent = randomBytes(32 * MiB);
   const growingContent = randomBytes(16 * MiB);
   writeFileSync(join(root, 'a-shrinks.bin'), bigContent);
-  writeFileSync(join(root, 'b-doomed.txt'), 'will be deleted');
-  writeFileSync(join(root, 'c-doomed-dir', 'inner.txt'), 'will be deleted with its dir');
+  // The driver opens (and reads small files) up to LOOKAHEAD_ENTRIES entries
+  // ahead; a file opened before it is deleted is rightly archived. These
+  // fillers keep the doomed entries out of that window while a-shrinks.bin
+  // is read, so they are deleted before the driver gets to them.
+  const fillers = Array.from({ length: LOOKAHEAD_ENTRIES + 4 }, (_, i) => `b-filler-${String(i).padStart(3, '0')}`);
+  for (const filler of fillers) writeFileSync(join(root, filler), filler);
+  writeFileSync(join(root, 'c-doomed.txt'), 'will be deleted');
+  writeFileSync(join(root, 'd-doomed-dir', 'inner.txt'), 'will be deleted with its dir');
   writeFileSync(join(root, 'e-grows.bin'), growingContent);
   writeFileSync(join(root, 'z-after.txt'), 'intact after the damage');
 
@@ -479,15 +527,15 @@ test('files that vanish, shrink or grow during the backup are reported and the a
   let bytesSeen = 0;
   let damaged = false;
   let grown = false;
-  // The driver reads lazily, about one chunk ahead of its consumer, so the
-  // consumer's position tells which file is being read.
+  // The driver writes lazily, about one read chunk ahead of its consumer, so
+  // the consumer's position tells which file is being read.
   for await (const chunk of produced.stream as AsyncIterable<Buffer>) {
     bytesSeen += chunk.length;
     if (!damaged && bytesSeen > 2 * MiB) {
-      // a-shrinks.bin (32 MiB) is being read; b and c were listed but not yet opened.
+      // a-shrinks.bin (32 MiB) is being read; c and d were listed, not opened.
       truncateSync(join(root, 'a-shrinks.bin'), 8 * MiB);
-      unlinkSync(join(root, 'b-doomed.txt'));
-      rmSync(join(root, 'c-doomed-dir'), { recursive: true });
+      unlinkSync(join(root, 'c-doomed.txt'));
+      rmSync(join(root, 'd-doomed-dir'), { recursive: true });
       damaged = true;
     }
     if (!grown && bytesSeen > 36 * MiB) {
@@ -507,8 +555,8 @@ test('files that vanish, shrink or grow during the backup are reported and the a
   assert.match(changed[0]!.message, /shrank from 33554432 to 8388608 bytes/);
   assert.match(changed[1]!.message, /grew from 16777216 to 17825792 bytes/);
   assert.deepEqual(
-    warningsWith(facts, 'FILE_VANISHED').map((warning) => warning.path),
-    [join(root, 'b-doomed.txt'), join(root, 'c-doomed-dir')],
+    warningsWith(facts, 'FILE_VANISHED').map((warning) => warning.path).sort(),
+    [join(root, 'c-doomed.txt'), join(root, 'd-doomed-dir')],
   );
   assert.equal(facts.degraded, false, 'vanished and changed files are warnings, not a degraded backup');
 
@@ -524,11 +572,11 @@ test('files that vanish, shrink or grow during the backup are reported and the a
   assert.ok(shrunk.subarray(8 * MiB).equals(Buffer.alloc(24 * MiB)), 'the missing rest is zeros');
   assert.ok(readFileSync(join(restoredRoot, 'e-grows.bin')).equals(growingContent), 'a growing file is archived at its size when opened');
   assert.equal(readFileSync(join(restoredRoot, 'z-after.txt'), 'utf8'), 'intact after the damage');
-  assert.deepEqual(readdirSync(restoredRoot).sort(), ['a-shrinks.bin', 'e-grows.bin', 'z-after.txt']);
+  assert.deepEqual(readdirSync(restoredRoot).sort(), ['a-shrinks.bin', ...fillers, 'e-grows.bin', 'z-after.txt']);
 
   const index = new Map(readIndex(facts).map((entry) => [entry.path, entry]));
   assert.equal(index.get(join(root, 'a-shrinks.bin'))?.sha256, sha256(shrunk), 'the index hashes what was archived');
-  assert.equal(index.has(join(root, 'b-doomed.txt')), false);
+  assert.equal(index.has(join(root, 'c-doomed.txt')), false);
 });
 
 // ---------------------------------------------------------------------------
@@ -615,11 +663,9 @@ test('unreadable files and directories: listed, degraded; with fail_on_unreadabl
   assert.equal(lenient.error, undefined, JSON.stringify(lenient.error));
   const facts = lenient.facts!;
   assert.equal(facts.degraded, true, 'a backup that left out existing data must be degraded (exit 1)');
-  assert.deepEqual(
-    warningsWith(facts, 'FILE_UNREADABLE').map((warning) => warning.path),
-    [join(root, 'locked-dir'), join(root, 'secret.txt')],
-  );
-  assert.match(warningsWith(facts, 'FILE_UNREADABLE')[1]!.message, /EACCES/);
+  const unreadable = warningsWith(facts, 'FILE_UNREADABLE').sort((a, b) => a.path!.localeCompare(b.path!));
+  assert.deepEqual(unreadable.map((warning) => warning.path), [join(root, 'locked-dir'), join(root, 'secret.txt')]);
+  assert.match(unreadable[1]!.message, /EACCES/);
   const listing = gnuTar(['-tf', join(outputDir, 'lenient.tar')]);
   assert.equal(listing.status, 0, listing.stderr);
   const names = listing.stdout.trimEnd().split('\n').map((name) => name.slice(root.length - 1));
@@ -629,7 +675,7 @@ test('unreadable files and directories: listed, degraded; with fail_on_unreadabl
   assert.equal(strict.facts, undefined, 'fail_on_unreadable must reject completed');
   assert.equal(strict.error?.code, 'FILES_UNREADABLE');
   assert.match(strict.error!.message, /secret\.txt/);
-  assert.deepEqual(strict.error!.details, [join(root, 'locked-dir'), join(root, 'secret.txt')]);
+  assert.deepEqual([...strict.error!.details].sort(), [join(root, 'locked-dir'), join(root, 'secret.txt')]);
 });
 
 // ---------------------------------------------------------------------------

@@ -25,7 +25,16 @@ export function pseudoRandomBytes(size: number, seed: string): Buffer {
   return out;
 }
 
-export function makeSampleApp(root: string, options: { uploadBytes?: number; extraConfig?: string; repository?: string } = {}): SampleApp {
+export interface SampleAppOptions {
+  uploadBytes?: number;
+  repository?: string;
+  /** YAML for retention (default: the seed's 14/4/3). */
+  retention?: string;
+  /** YAML for monitor; the default keeps tests independent of how full the host disk is. */
+  monitor?: string;
+}
+
+export function makeSampleApp(root: string, options: SampleAppOptions = {}): SampleApp {
   const databasePath = join(root, 'app/database/database.sqlite');
   const uploadsDir = join(root, 'app/storage/app');
   const envPath = join(root, 'app/.env');
@@ -52,7 +61,9 @@ sources:
   db: { type: sqlite, env_file: ${envPath} }
   files: { type: files, paths: [${uploadsDir}] }
   config: { type: files, paths: [${envPath}] }
-${options.extraConfig ?? ''}`,
+retention: ${options.retention ?? '{ daily: 14, weekly: 4, monthly: 3 }'}
+monitor: ${options.monitor ?? '{ min_free: 1MB }'}
+`,
   );
   return { root, databasePath, uploadsDir, envPath, repository, configPath };
 }

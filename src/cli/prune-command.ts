@@ -1,0 +1,39 @@
+// Owns `restorable prune [--dry-run]`: prints the retention plan (each kept
+// set with its reasons, each removed set) and, without --dry-run, carries it out.
+
+import type { Command } from 'commander';
+import { ExitCode } from '../core/errors.ts';
+import { loadConfig, locateConfig } from '../config/load.ts';
+import { runPrune } from '../jobs/prune.ts';
+import { systemClock } from '../jobs/ports.ts';
+import { formatBytes } from '../core/units.ts';
+import { createReporter, line, printJson, type Output } from './render.ts';
+import type { ActionWrapper } from './main.ts';
+
+export function registerPruneCommand(program: Command, output: Output, run: ActionWrapper): void {
+  program
+    .command('prune')
+    .description('apply retention: keep what the policy keeps, delete the rest (manifest first)')
+    .option('--dry-run', 'print the plan, delete nothing')
+    .option('-c, --config <file>', 'configuration file')
+    .option('--json', 'machine-readable output')
+    .action(
+      run(async (options) => {
+        const loaded = loadConfig(locateConfig(options.config));
+        const dryRun = options.dryRun === true;
+        const outcome = await runPrune({ loaded, dryRun, clock: systemClock, reporter: dryRun ? createReporter({ ...output, json: true }) : createReporter(output) });
+        if (output.json) {
+          printJson(output, outcome);
+          return ExitCode.OK;
+        }
+        const { retention } = loaded.config;
+        const rules = (['last', 'daily', 'weekly', 'monthly', 'yearly'] as const).filter((rule) => retention[rule]).map((rule) => `${rule} ${retention[rule]}`);
+        line(output, `policy: ${rules.join(', ')} (periods in ${retention.timezone})`);
+        for (const set of outcome.keep) line(output, `keep    ${set.setId}  ${formatBytes(set.sizeBytes).padStart(9)}  ${set.reasons.join(', ')}`);
+        for (const set of outcome.remove) line(output, `${dryRun ? 'remove' : 'removed'} ${set.setId}  ${formatBytes(set.sizeBytes).padStart(9)}`);
+        const total = outcome.remove.reduce((sum, set) => sum + set.sizeBytes, 0);
+        line(output, `${outcome.keep.length} kept, ${outcome.remove.length} ${dryRun ? 'to remove' : 'removed'} (${formatBytes(total)})${dryRun ? '; dry run: nothing was deleted' : ''}`);
+        return ExitCode.OK;
+      }),
+    );
+}

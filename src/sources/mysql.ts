@@ -1,0 +1,439 @@
+// Owns the mysql source: one MySQL/MariaDB database dumped with mariadb-dump
+// (or mysqldump) into a plain SQL stream that restores with stock tools under
+// any database name, and the proof that the dump is complete.
+//
+// A dump counts only when (1) the tool exited 0, (2) the stream ends with the
+// `-- Dump completed` trailer, (3) it names no database (no USE/CREATE
+// DATABASE), and (4) every table, view, sequence, procedure, function, trigger
+// and event the server had when the dump started is created by the dump. The
+// pre-flight privilege check comes first, because the server hides objects
+// from an account that may not read them, and then neither the dump nor our
+// inventory sees them (see mysql-privileges.ts).
+//
+// The server inventory is taken right before the dump starts. Objects created
+// during the dump may or may not be in it (they are in the next one). When an
+// object is missing from the dump, the inventory is read again: an object the
+// server no longer has was dropped during the dump (a warning), one it still
+// has was lost (the dump fails).
+
+import { parseDurationMs, type MysqlSourceConfig } from '../config/schema.ts';
+import { RestorableError, type ErrorWhere } from '../core/errors.ts';
+import type { SourceWarning } from '../core/manifest.ts';
+import { ChildProcessError, spawnStream } from '../process/spawn-stream.ts';
+import { ChecksumSnapshot, type TableChecksum } from './mysql-checksums.ts';
+import { describeEndpoint, mysqlConnectionFor, scrubSecret, type ConnectionLookupOptions, type MysqlConnection } from './mysql-connection.ts';
+import { CredentialsPipe, clientOptionFile, dumpArguments, dumpChildEnvironment, escapeOptionValue, findDumpTool, type DumpTool } from './mysql-dump-tool.ts';
+import { DumpScanner, INVENTORY_KINDS, singularKind, type DumpInventory, type DumpScanResult } from './mysql-dump-scanner.ts';
+import { inspectDatabase, MysqlSession, readInventory, type DatabaseInspection } from './mysql-inventory.ts';
+import { accountLiteral, quoteIdentifier, type MissingPrivilege, type ServerVersion } from './mysql-privileges.ts';
+import type { PreflightReport, ProducedArtifact, SourceContext, SourceDriver, SourceFacts } from './source.ts';
+
+/** What the mysql driver takes: the source as configured plus its resolved connection. */
+export interface ResolvedMysqlSource {
+  config: MysqlSourceConfig;
+  connection: MysqlConnection;
+}
+
+/** Config section -> driver settings (reads the .env and the password file now, so errors name the field early). */
+export function resolveMysqlSource(
+  sourceName: string,
+  config: MysqlSourceConfig,
+  configDir: string,
+  options: ConnectionLookupOptions = {},
+): ResolvedMysqlSource {
+  return { config, connection: mysqlConnectionFor(sourceName, config, configDir, options) };
+}
+
+type MysqlContext = SourceContext<ResolvedMysqlSource>;
+
+export const mysqlSource: SourceDriver<ResolvedMysqlSource> = {
+  type: 'mysql',
+  extension: 'sql',
+
+  async preflight(context: MysqlContext): Promise<PreflightReport> {
+    const { config, connection } = context.config;
+    const where = whereOf(context);
+    const tool = await findDumpTool(config.dump_tool, context.sourceName);
+    const inspection = await inspect(connection, where);
+    failOnMissingPrivileges(inspection, connection, where);
+    const { inventory } = inspection;
+    return {
+      notes: [
+        ...connection.notes,
+        `${tool.version} (${tool.path})`,
+        `server ${inspection.server.text} at ${describeEndpoint(connection)}, as ${inspection.account}`,
+        `database ${quoteIdentifier(connection.database)}: ${describeInventory(inventory)}`,
+      ],
+      warnings: inspectionWarnings(inspection, tool, connection.database),
+    };
+  },
+
+  async produce(context: MysqlContext): Promise<ProducedArtifact> {
+    const { config, connection } = context.config;
+    const where = whereOf(context);
+    throwIfAborted(context, where);
+    const tool = await findDumpTool(config.dump_tool, context.sourceName);
+    const inspection = await inspect(connection, where);
+    failOnMissingPrivileges(inspection, connection, where);
+    const warnings = inspectionWarnings(inspection, tool, connection.database);
+    warnings.forEach((warning) => context.log.warn(warning.message, { code: warning.code }));
+    throwIfAborted(context, where);
+
+    // Our snapshot first, then the dump's: both see the data of (almost) the same instant.
+    const snapshot = await ChecksumSnapshot.begin(connection, where);
+    let pipe: CredentialsPipe;
+    try {
+      pipe = await CredentialsPipe.create(context.scratchDir, clientOptionFile(connection));
+    } catch (error) {
+      snapshot.abort();
+      throw error;
+    }
+    const dump = spawnStream(tool.path, dumpArguments(tool, pipe.path, connection.database), {
+      name: tool.name,
+      env: dumpChildEnvironment(process.env, connection.passwordEnvName),
+      deadlineMs: parseDurationMs(config.timeout),
+      stallTimeoutMs: parseDurationMs(config.stall_timeout),
+    });
+    const credentialsDelivered = pipe.deliverTo(dump);
+    context.log.info(`dumping ${quoteIdentifier(connection.database)} with ${tool.name}`, { endpoint: describeEndpoint(connection) });
+
+    const checksums = snapshot
+      .checksum(connection.database, inspection.tables)
+      .then((result) => ({ result }))
+      .catch((error: unknown) => ({ error: scrub((error as Error).message, connection) }))
+      .finally(() => snapshot.close());
+
+    let stopReason: string | undefined;
+    const onAbort = () => {
+      stopReason ??= 'the run was aborted';
+      dump.kill('was stopped because the run was aborted');
+    };
+    context.signal.addEventListener('abort', onAbort, { once: true });
+
+    let scanSettled = false;
+    let resolveScan!: (result: DumpScanResult) => void;
+    let rejectScan!: (error: Error) => void;
+    const scanned = new Promise<DumpScanResult>((resolve, reject) => {
+      resolveScan = resolve;
+      rejectScan = reject;
+    });
+    scanned.catch(() => {});
+
+    const verdict = (async (): Promise<SourceFacts> => {
+      try {
+        try {
+          await dump.completed;
+        } catch (error) {
+          throw dumpFailed(error, tool, connection, where, stopReason);
+        }
+        const scan = await scanned;
+        await credentialsDelivered;
+        const dumpWarnings = await checkDump(scan, inspection, tool, connection, where, dump.stderrTail());
+        const checksumOutcome = await checksums;
+        return {
+          warnings: [...warnings, ...dumpWarnings],
+          degraded: false,
+          details: dumpDetails(tool, inspection, connection, scan, checksumOutcome),
+        };
+      } catch (error) {
+        snapshot.abort();
+        throw error;
+      } finally {
+        context.signal.removeEventListener('abort', onAbort);
+        await credentialsDelivered.catch(() => {});
+      }
+    })();
+    verdict.catch(() => {});
+
+    const scanner = new DumpScanner({
+      settle: async (result) => {
+        scanSettled = true;
+        resolveScan(result);
+        await verdict;
+      },
+    });
+    scanner.on('close', () => {
+      if (scanSettled) return;
+      // The consumer went away before the end: stop the dump rather than let it block on a full pipe.
+      stopReason ??= 'its output was closed before the dump finished';
+      rejectScan(new Error(stopReason));
+      dump.kill(`was stopped because ${stopReason}`);
+    });
+    dump.stdout.on('error', (error) => scanner.destroy(error));
+    dump.stdout.pipe(scanner);
+
+    return { stream: scanner, completed: verdict };
+  },
+};
+
+/** The password out of any text shown to a human, also in the form the option file carried it. */
+function scrub(text: string, connection: MysqlConnection): string {
+  return scrubSecret(text, connection.password, escapeOptionValue);
+}
+
+function whereOf(context: MysqlContext): ErrorWhere {
+  return { job: context.job, source: context.sourceName };
+}
+
+function throwIfAborted(context: MysqlContext, where: ErrorWhere): void {
+  if (!context.signal.aborted) return;
+  throw new RestorableError(`the dump of ${quoteIdentifier(context.config.connection.database)} was not started: the run was aborted`, {
+    code: 'DUMP_ABORTED',
+    where,
+  });
+}
+
+async function inspect(connection: MysqlConnection, where: ErrorWhere): Promise<DatabaseInspection> {
+  const session = await MysqlSession.open(connection, where);
+  try {
+    return await inspectDatabase(session, connection.database, where, describeEndpoint(connection));
+  } finally {
+    await session.close();
+  }
+}
+
+function failOnMissingPrivileges(inspection: DatabaseInspection, connection: MysqlConnection, where: ErrorWhere): void {
+  const missing = inspection.missingPrivileges;
+  if (missing.length === 0) return;
+  const database = quoteIdentifier(connection.database);
+  const silent = missing.some((entry) => entry.silentLoss);
+  throw new RestorableError(
+    `${inspection.account} lacks ${missing.map((entry) => entry.privilege).join(', ')} for a complete dump of ${database} at ${describeEndpoint(connection)}` +
+      (silent ? ': without it the dump would silently leave objects out' : ''),
+    {
+      code: 'MYSQL_PRIVILEGES_MISSING',
+      where,
+      remedy: `as a MySQL administrator, run: ${missing.map((entry) => entry.grant).join(' ')}`,
+      details: missing.map((entry: MissingPrivilege) => `${entry.privilege}: ${entry.reason}. Fix: ${entry.grant}`),
+    },
+  );
+}
+
+function inspectionWarnings(inspection: DatabaseInspection, tool: DumpTool, database: string): SourceWarning[] {
+  const warnings: SourceWarning[] = [];
+  const nonTransactional = inspection.tables.filter((table) => !table.transactional);
+  if (nonTransactional.length > 0) {
+    const list = nonTransactional.map((table) => `${table.name} (${table.engine ?? 'unknown engine'})`).join(', ');
+    warnings.push({
+      code: 'NON_TRANSACTIONAL_TABLES',
+      message:
+        `${nonTransactional.length} table${nonTransactional.length === 1 ? '' : 's'} of ${quoteIdentifier(database)} ` +
+        `${nonTransactional.length === 1 ? 'is' : 'are'} not transactional: ${list}. --single-transaction does not freeze them, ` +
+        `so if the application writes to them during the backup their rows may not match the rest of the dump; ` +
+        `convert them (ALTER TABLE ... ENGINE=InnoDB) or back up when the application is idle`,
+    });
+  }
+  const older = toolOlderThanServer(tool, inspection.server);
+  if (older) warnings.push({ code: 'DUMP_TOOL_OLDER_THAN_SERVER', message: older });
+  return warnings;
+}
+
+/** MariaDB's dump tool names its own server version: `Distrib 10.11.19-MariaDB`. */
+function toolOlderThanServer(tool: DumpTool, server: ServerVersion): string | undefined {
+  const match = /Distrib (\d+)\.(\d+)/.exec(tool.version);
+  if (!match || tool.flavor !== server.flavor) return undefined;
+  const [major, minor] = [Number(match[1]), Number(match[2])];
+  if (major > server.major || (major === server.major && minor >= server.minor)) return undefined;
+  return `${tool.name} comes from ${server.flavor === 'mariadb' ? 'MariaDB' : 'MySQL'} ${major}.${minor} but the server is ${server.text}: an older dump tool may not know newer features; install the client tools matching the server`;
+}
+
+function describeInventory(inventory: DumpInventory): string {
+  return INVENTORY_KINDS.map((kind) => `${inventory[kind].length} ${inventory[kind].length === 1 ? singularKind(kind) : kind}`).join(', ');
+}
+
+function dumpFailed(error: unknown, tool: DumpTool, connection: MysqlConnection, where: ErrorWhere, stopReason: string | undefined): RestorableError {
+  const database = quoteIdentifier(connection.database);
+  const endpoint = describeEndpoint(connection);
+  if (!(error instanceof ChildProcessError)) {
+    return new RestorableError(`the dump of ${database} at ${endpoint} failed: ${scrub((error as Error).message, connection)}`, {
+      code: 'DUMP_FAILED',
+      where,
+      cause: error,
+    });
+  }
+  const stderrLines = scrub(error.stderrTail, connection).trimEnd().split('\n').filter(Boolean).slice(-20);
+  const lastLine = stderrLines[stderrLines.length - 1];
+  const how = scrub(error.message, connection);
+  let code = 'DUMP_FAILED';
+  let remedy = 'read the dump tool\'s messages below, fix the cause and run the backup again; nothing from this run was published';
+  if (stopReason === 'the run was aborted') {
+    code = 'DUMP_ABORTED';
+    remedy = 'the run was stopped (by a signal or another failing source); run the backup again';
+  } else if (stopReason) {
+    code = 'DUMP_FAILED';
+    remedy = 'the consumer of the dump failed first: see the other error of this run';
+  } else if (/deadline/.test(how)) {
+    code = 'DUMP_TIMEOUT';
+    remedy = `raise sources.${where.source ?? '<name>'}.timeout if the database really needs longer, or find what slows the server down`;
+  } else if (/produced no output/.test(how)) {
+    code = 'DUMP_STALLED';
+    remedy = `the server stopped sending data (locks? a hung server?); check SHOW PROCESSLIST, or raise sources.${where.source ?? '<name>'}.stall_timeout`;
+  } else if (error.exitStatus === null && error.signal === null) {
+    code = 'DUMP_TOOL_MISSING';
+    remedy = `check sources.${where.source ?? '<name>'}.dump_tool and PATH`;
+  } else if (/Lost connection|gone away|Can't connect|2013|2006|2002|2003/.test(error.stderrTail)) {
+    remedy = `the server went away during the dump: check that it is running and its error log (journalctl -u mariadb), then run the backup again; nothing from this run was published`;
+  } else if (/Access denied|command denied|insufficient privileges/i.test(error.stderrTail)) {
+    code = 'MYSQL_PRIVILEGES_MISSING';
+    remedy = `grant the backup account what the message names; the minimum is: ${recommendedGrants(connection)}`;
+  }
+  return new RestorableError(`the dump of ${database} at ${endpoint} failed: ${how}${lastLine ? `: ${lastLine}` : ''}`, {
+    code,
+    where,
+    remedy,
+    details: stderrLines,
+    // No `cause`: the child's error holds the raw stderr, which the scrubbed lines above replace.
+  });
+}
+
+function recommendedGrants(connection: MysqlConnection, account = `'${connection.user}'@'<host>'`): string {
+  return `GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON ${quoteIdentifier(connection.database)}.* TO ${account}; GRANT SELECT ON \`mysql\`.\`proc\` TO ${account};`;
+}
+
+/** The completeness checks on a dump whose tool exited 0. Resolves with warnings; rejects naming what is wrong. */
+async function checkDump(
+  scan: DumpScanResult,
+  inspection: DatabaseInspection,
+  tool: DumpTool,
+  connection: MysqlConnection,
+  where: ErrorWhere,
+  stderrTail: string,
+): Promise<SourceWarning[]> {
+  const database = quoteIdentifier(connection.database);
+  const stderrLines = scrub(stderrTail, connection).trimEnd().split('\n').filter(Boolean).slice(-20);
+  if (!scan.trailerFound) {
+    throw new RestorableError(
+      `the dump of ${database} ended without its \`-- Dump completed\` trailer although ${tool.name} exited 0 (${scan.bytes} bytes): it is cut short`,
+      {
+        code: 'DUMP_INCOMPLETE',
+        where,
+        remedy: 'run the backup again; if it repeats, check the dump tool and the server error log',
+        details: stderrLines,
+      },
+    );
+  }
+  if (scan.databaseStatements.length > 0) {
+    const first = scan.databaseStatements[0]!;
+    throw new RestorableError(
+      `the dump of ${database} names a database (line ${first.line}: ${first.text.trim()}): restoring it would write into that database whatever name the operator gives`,
+      {
+        code: 'DUMP_NOT_PORTABLE',
+        where,
+        remedy: `make sure sources.${where.source ?? '<name>'}.dump_tool is a plain mariadb-dump/mysqldump (no --databases/--all-databases added by a wrapper or option file)`,
+        details: scan.databaseStatements.map((statement) => `line ${statement.line}: ${statement.text.trim()}`),
+      },
+    );
+  }
+
+  const warnings: SourceWarning[] = [];
+  const missing = inventoryDifference(inspection.inventory, scan.inventory);
+  if (missing.length > 0) {
+    let stillThere = missing;
+    try {
+      const session = await MysqlSession.open(connection, where);
+      try {
+        const now = await readInventory(session, connection.database);
+        stillThere = missing.filter((object) => now[object.kind].includes(object.name));
+      } finally {
+        await session.close();
+      }
+    } catch {
+      // Cannot ask again (server gone?): every missing object counts as lost.
+    }
+    const dropped = missing.filter((object) => !stillThere.includes(object));
+    if (dropped.length > 0) {
+      warnings.push({
+        code: 'OBJECT_DROPPED_DURING_DUMP',
+        message: `${dropped.map(describeObject).join(', ')} of ${database} disappeared while the dump ran, so the dump does not have ${dropped.length === 1 ? 'it' : 'them'}`,
+      });
+    }
+    if (stillThere.length > 0) {
+      const lacking = stillThere.map(describeObject);
+      throw new RestorableError(
+        `the dump of ${database} lacks ${lacking.join(', ')} although the server has ${stillThere.length === 1 ? 'it' : 'them'}`,
+        {
+          code: 'DUMP_INCOMPLETE',
+          where,
+          remedy: `make sure ${inspection.account} may read every object: ${recommendedGrants(connection, accountLiteral(inspection.account))} Then run the backup again`,
+          details: [...lacking.map((object) => `missing from the dump: ${object}`), ...stderrLines],
+        },
+      );
+    }
+  }
+  for (const trigger of scan.qualifiedTriggers) {
+    warnings.push({
+      code: 'DUMP_QUALIFIED_TRIGGER',
+      message:
+        `trigger ${quoteIdentifier(trigger.name)} was created as ${quoteIdentifier(trigger.qualifier)}.${quoteIdentifier(trigger.name)}, so the dump ` +
+        `recreates it in ${quoteIdentifier(trigger.qualifier)}: restoring under another database name fails for it; recreate the trigger without the database prefix`,
+    });
+  }
+  return warnings;
+}
+
+interface MissingObject {
+  kind: keyof DumpInventory;
+  name: string;
+}
+
+function inventoryDifference(server: DumpInventory, dump: DumpInventory): MissingObject[] {
+  const missing: MissingObject[] = [];
+  for (const kind of INVENTORY_KINDS) {
+    const inDump = new Set(dump[kind]);
+    for (const name of server[kind]) if (!inDump.has(name)) missing.push({ kind, name });
+  }
+  return missing;
+}
+
+function describeObject(object: MissingObject): string {
+  return `${singularKind(object.kind)} ${quoteIdentifier(object.name)}`;
+}
+
+interface TableDetails {
+  engine: string | null;
+  /** Rows the dump inserts (counted in the dump itself); null when unreadable. */
+  rows: number | null;
+  approximateBytes: number;
+  checksum?: number;
+  checksumSkipped?: string;
+}
+
+function dumpDetails(
+  tool: DumpTool,
+  inspection: DatabaseInspection,
+  connection: MysqlConnection,
+  scan: DumpScanResult,
+  checksums: { result: Record<string, TableChecksum> } | { error: string },
+): Record<string, unknown> {
+  const tables: Record<string, TableDetails> = {};
+  const unknownRows = new Set(scan.tablesWithUnknownRows);
+  for (const table of inspection.tables) {
+    const rows = unknownRows.has(table.name) ? null : (scan.rowsByTable[table.name] ?? 0);
+    const entry: TableDetails = { engine: table.engine, rows, approximateBytes: table.approximateBytes };
+    if ('error' in checksums) entry.checksumSkipped = `the checksum connection failed: ${checksums.error}`;
+    else {
+      const checksum = checksums.result[table.name];
+      if (checksum === undefined) entry.checksumSkipped = 'not checksummed';
+      else if ('skipped' in checksum) entry.checksumSkipped = checksum.skipped;
+      else if (rows !== null && checksum.rowsInSnapshot !== rows) {
+        entry.checksumSkipped = `written to while the dump started (${checksum.rowsInSnapshot} rows in the checksum snapshot, ${rows} in the dump)`;
+      } else entry.checksum = checksum.checksum;
+    }
+    tables[table.name] = entry;
+  }
+  return {
+    tool: { name: tool.name, path: tool.path, version: tool.version },
+    server: { version: inspection.server.text, flavor: inspection.server.flavor },
+    endpoint: describeEndpoint(connection),
+    account: inspection.account,
+    database: connection.database,
+    inventory: inspection.inventory,
+    tables,
+    rowCounts: 'counted in the dump itself: exactly the rows a restore of this artifact inserts',
+    checksums:
+      'CHECKSUM TABLE in a consistent snapshot opened just before the dump\'s own; tables over 100 MB are skipped, ' +
+      'and a table whose row count differs from the dump\'s was written to in between, so its checksum is left out',
+    nonTransactionalTables: inspection.tables.filter((table) => !table.transactional).map((table) => ({ name: table.name, engine: table.engine })),
+    dumpBytes: scan.bytes,
+  };
+}
