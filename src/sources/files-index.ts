@@ -46,7 +46,7 @@ export class IndexWriter {
   private failure: Error | undefined;
 
   constructor(readonly filePath: string) {
-    this.output = createWriteStream(filePath, { mode: 0o600, flags: 'wx' });
+    this.output = createWriteStream(filePath, { mode: 0o600 });
     this.output.on('error', (error) => {
       this.failure = error;
     });

@@ -3,7 +3,7 @@
 // (`.partial` -> fsync -> rename -> fsync dir), reading manifests, and
 // sweeping what dead runs left behind. A set exists only once its manifest does.
 
-import { constants as fsConstants, createWriteStream } from 'node:fs';
+import { constants as fsConstants, createReadStream, createWriteStream } from 'node:fs';
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -12,6 +12,7 @@ import { describeSystemError, RestorableError } from '../core/errors.ts';
 import { LOG_DIR, MANIFEST_DIR, manifestPath, SET_ID_PATTERN } from '../core/naming.ts';
 import { parseManifest, type Manifest } from '../core/manifest.ts';
 import { HashingPassThrough } from '../stages/hash.ts';
+import type { SetReader } from './set-reader.ts';
 
 export const PARTIAL_SUFFIX = '.partial';
 /** Where restorable keeps its own state (lock, publish journals, scratch space). */
@@ -33,8 +34,32 @@ export interface StoredSet {
   missing: string[];
 }
 
-export class LocalRepository {
+export class LocalRepository implements SetReader {
   constructor(readonly root: string) {}
+
+  describe(): string {
+    return `local repository ${this.root}`;
+  }
+
+  async openArtifact(relativePath: string): Promise<Readable> {
+    const path = this.absolute(relativePath);
+    const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
+    // Surface a missing file here, with its path, rather than mid-pipeline.
+    await new Promise<void>((resolve, reject) => {
+      stream.once('open', () => resolve());
+      stream.once('error', (error) =>
+        reject(
+          new RestorableError(`${relativePath} cannot be read from ${this.describe()}: ${(error as NodeJS.ErrnoException).code ?? error.message}`, {
+            code: 'ARTIFACT_MISSING',
+            where: { path },
+            remedy: 'the set is damaged: restore from another set (`restorable list`) or an offsite copy',
+            cause: error,
+          }),
+        ),
+      );
+    });
+    return stream;
+  }
 
   absolute(relativePath: string): string {
     return join(this.root, relativePath);

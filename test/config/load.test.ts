@@ -56,7 +56,7 @@ test('YAML syntax errors carry the line', () => {
 test('defaults: the seed repository path, retention 14/4/3, monitor 26h/48h, gzip 6', () => {
   const loaded = parseConfigText(`app: askproai\n${validSources}`, '/etc/restorable/restorable.yml');
   assert.equal(loaded.repositoryPath, '/var/backups/askproai');
-  assert.deepEqual(loaded.config.retention, { daily: 14, weekly: 4, monthly: 3, timezone: 'UTC' });
+  assert.deepEqual(loaded.config.retention, { daily: 14, weekly: 4, monthly: 3, timezone: 'UTC', make_space: false });
   assert.equal(loaded.config.monitor.warn_after, '26h');
   assert.equal(loaded.config.monitor.critical_after, '48h');
   assert.equal(loaded.config.compression.level, 6);

@@ -218,8 +218,12 @@ function buildAwkwardTree(root: string): void {
   symlinkSync('/etc/hostname', join(root, 'absolute-link'));
   symlinkSync('with space.txt', join(root, 'relative-link'));
   symlinkSync(`../${DEEP_DIRS[0]}`, join(root, 'private-dir-0700-link-to-dir'));
+  symlinkSync(join(...DEEP_DIRS, `${'f'.repeat(40)}.txt`), join(root, 'long-target-link')); // target > 100 chars: pax linkpath
   write('hard-a', 'shared content\n');
   linkSync(join(root, 'hard-a'), join(root, 'hard-b'));
+  // Sorts first ("0..." < "hard-a"), so it is the archived file and hard-a
+  // becomes a hard-link entry whose link name is longer than ustar's 100.
+  linkSync(join(root, 'hard-a'), join(root, ...DEEP_DIRS, `hard-d-${'x'.repeat(100)}`));
   mkdirSync(join(root, 'links'));
   linkSync(join(root, 'hard-a'), join(root, 'links', 'hard-c'));
   // empty directories
@@ -274,7 +278,8 @@ test('an awkward tree comes back identical from GNU tar -xpf', async () => {
   assert.equal(restoredTree.get('private-dir-0700')?.mode, 0o700);
   assert.equal(restoredTree.get('with space.txt')?.mtimeSeconds, OLD_MTIME.getTime() / 1000);
   assert.equal(restoredTree.get('empty/nested-empty')?.type, 'dir');
-  assert.equal(restoredTree.get('hard-b')?.hardLinkGroup, 'hard-a');
+  assert.equal(restoredTree.get('hard-b')?.hardLinkGroup, join(...DEEP_DIRS, `hard-d-${'x'.repeat(100)}`));
+  assert.equal(restoredTree.get('long-target-link')?.linkTarget, join(...DEEP_DIRS, `${'f'.repeat(40)}.txt`));
   assert.ok(join(root, ...DEEP_DIRS).length > 300);
 
   // Entries are named as GNU tar names them (absolute path minus "/"), the
@@ -284,7 +289,7 @@ test('an awkward tree comes back identical from GNU tar -xpf', async () => {
   const lines = listing.stdout.trimEnd().split('\n');
   assert.match(lines[0]!, new RegExp(`^d.* ${escapeRegExp(root.slice(1))}/$`));
   assert.ok(!lines.some((line) => / tmp\/$/.test(line) || line.endsWith(' srv/')), 'a parent of the configured path was archived');
-  assert.equal(lines.filter((line) => line.startsWith('h')).length, 2, 'expected two hard-link entries (hard-b, links/hard-c)');
+  assert.equal(lines.filter((line) => line.startsWith('h')).length, 3, 'expected three hard-link entries (hard-a, hard-b, links/hard-c)');
 });
 
 test('the index lists every archived entry with the sha256 of its content', async () => {
@@ -319,13 +324,13 @@ test('the index lists every archived entry with the sha256 of its content', asyn
   }
   assert.deepEqual(
     index.filter((entry) => entry.type === 'hardlink').map((entry) => entry.path.slice(root.length + 1)).sort(),
-    ['hard-b', 'links/hard-c'],
+    ['hard-a', 'hard-b', 'links/hard-c'],
   );
   assert.equal(byPath.get(join(root, NEWLINE_NAME))?.sha256, sha256('a newline in the name\n'));
   const details = facts.details as { entries: Record<string, number>; contentBytes: number };
   assert.equal(details.entries.total, index.length);
-  assert.equal(details.entries.hardlinks, 2);
-  assert.equal(details.entries.symlinks, 4);
+  assert.equal(details.entries.hardlinks, 3);
+  assert.equal(details.entries.symlinks, 5);
 });
 
 // ---------------------------------------------------------------------------
@@ -486,7 +491,7 @@ test('a FIFO, a unix socket and a device node are skipped with a warning, withou
       backUp(h),
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the backup hung on a special file')), 15_000).unref()),
     ]);
-    const skipped = warningsWith(facts, 'FILE_SPECIAL_SKIPPED').map((warning) => warning.path);  // walk order
+    const skipped = warningsWith(facts, 'FILE_SPECIAL_SKIPPED').map((warning) => warning.path); // in walk order
     const expected = [join(root, 'b-fifo'), join(root, 'c-socket'), ...(canMknod ? [join(root, 'd-null-device')] : [])];
     assert.deepEqual(skipped, expected);
     assert.match(warningsWith(facts, 'FILE_SPECIAL_SKIPPED')[0]!.message, /FIFO/);

@@ -1,0 +1,17 @@
+import * as tar from 'tar';
+import { filesSource } from '../src/sources/files.ts';
+import { createWriteStream, mkdirSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+const base = mkdtempSync('/tmp/files-nt-');
+const root = base + '/tree';
+mkdirSync(root); mkdirSync(base + '/scratch');
+writeFileSync(root + '/short\nnl', 'a');
+writeFileSync(root + '/' + 'L'.repeat(120) + '\nnl', 'b');
+writeFileSync(root + '/ü', 'c');
+const ctx = { job: 'j', sourceName: 'files', config: { type: 'files' as const, paths: [root], exclude: [], fail_on_unreadable: false }, repositoryPath: base + '/repo', scratchDir: base + '/scratch', log: { info() {}, warn: console.log }, signal: new AbortController().signal };
+const p = await filesSource.produce(ctx);
+await pipeline(p.stream, createWriteStream(base + '/a.tar'));
+await p.completed;
+const names: string[] = [];
+await tar.t({ file: base + '/a.tar', onReadEntry: (e) => names.push(e.path), onwarn: (c, m) => console.log('warn', c, m) } as any);
+console.log(names.map((n) => JSON.stringify(n.slice(root.length - 1))));
