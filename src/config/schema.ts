@@ -111,6 +111,58 @@ export const monitorSchema = z
   })
   .describe('What `check` grades.');
 
+const secretSource = {
+  password_file: z.string().optional().describe('A file holding the password (first line).'),
+  password_env: z.string().optional().describe('An environment variable holding the password.'),
+};
+
+export const notifyEventNames = ['backup_failed', 'backup_recovered', 'backup_succeeded', 'check_state_changed', 'drill_failed', 'report'] as const;
+
+export const notifySchema = z
+  .strictObject({
+    email: z
+      .strictObject({
+        to: z.union([z.email(), z.array(z.email()).min(1)]).describe('Recipient(s).'),
+        from: z.email().describe('Sender address.'),
+        smtp: z.strictObject({
+          host: z.string().min(1).describe('SMTP server.'),
+          port: port.default(587).describe('SMTP port (587 STARTTLS, 465 TLS, 25 plain).'),
+          secure: z.boolean().default(false).describe('TLS from the first byte (port 465); otherwise STARTTLS when offered.'),
+          user: z.string().optional().describe('SMTP user, when the server wants AUTH.'),
+          ...secretSource,
+          ca_file: z.string().optional().describe('A PEM CA to trust for this server (self-signed relays).'),
+          timeout: duration('30s').default('30s').describe('Deadline for one message.'),
+        }),
+        events: z.array(z.enum(notifyEventNames)).optional().describe('Which events to mail (default: all but backup_succeeded).'),
+      })
+      .optional()
+      .describe('Mail alerts and the weekly report.'),
+    webhooks: z
+      .array(
+        z.strictObject({
+          url: z.url().describe('Where to POST.'),
+          format: z.enum(['json', 'slack', 'discord', 'ntfy']).default('json').describe('Body format.'),
+          events: z.array(z.enum(notifyEventNames)).optional().describe('Which events to send (default: all but backup_succeeded and report).'),
+          timeout: duration('10s').default('10s').describe('Deadline for one request.'),
+        }),
+      )
+      .default([])
+      .describe('HTTP webhooks (Slack, Discord, ntfy or plain JSON).'),
+    healthchecks: z
+      .strictObject({
+        url: z.url().describe('Ping URL (healthchecks.io / Uptime Kuma style): /start, success, /fail.'),
+        timeout: duration('10s').default('10s').describe('Deadline for one ping.'),
+      })
+      .optional()
+      .describe('Dead-man switch pings around each backup.'),
+    repeat_after: duration('24h').default('24h').describe('Do not repeat the same check state more often than this.'),
+    report_day: z
+      .enum(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'])
+      .default('sunday')
+      .describe('Day of the weekly report (sent after the first successful backup that day).'),
+  })
+  .describe('Notifications. A notifier that fails is logged and recorded; it never changes a backup outcome.');
+
 export const configSchema = z
   .strictObject({
     app: z
@@ -134,6 +186,7 @@ export const configSchema = z
     parallel: z.number().int().min(1).max(16).default(2).describe('How many sources run at once.'),
     retention: retentionSchema.default({ daily: 14, weekly: 4, monthly: 3, timezone: 'UTC', make_space: false }),
     monitor: monitorSchema.default({ warn_after: '26h', critical_after: '48h', min_free: '10%' }),
+    notify: notifySchema.default({ webhooks: [], repeat_after: '24h', report_day: 'sunday' }),
   })
   .describe('restorable configuration');
 
@@ -142,6 +195,8 @@ export type SourceConfig = z.infer<typeof sourceSchema>;
 export type MysqlSourceConfig = z.infer<typeof mysqlSource>;
 export type SqliteSourceConfig = z.infer<typeof sqliteSource>;
 export type FilesSourceConfig = z.infer<typeof filesSource>;
+export type NotifyConfig = z.infer<typeof notifySchema>;
+export type NotifyEventName = (typeof notifyEventNames)[number];
 
 /** The JSON Schema for editors (`restorable config schema`). */
 export function configJsonSchema(): Record<string, unknown> {

@@ -18,6 +18,7 @@ import { gzipStage } from '../stages/gzip.ts';
 import { ByteCounter } from '../stages/hash.ts';
 import { LocalRepository } from '../storage/local-repository.ts';
 import { acquireJobLock } from '../storage/job-lock.ts';
+import { appendRun, type RunRecord } from '../storage/run-history.ts';
 import { openRunLog, type RunLog } from './run-log.ts';
 import type { Clock, RunReporter } from './ports.ts';
 import { RESTORABLE_VERSION } from './version.ts';
@@ -175,6 +176,17 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
       status = 'warning';
       warn(`retention failed after the backup: ${(error as Error).message}; no further sets were removed`);
     }
+    await recordRun(repository.root, {
+      runId: manifest.runId,
+      command: 'backup',
+      status,
+      startedAt: manifest.startedAt,
+      finishedAt: manifest.finishedAt,
+      durationMs: manifest.durationMs,
+      setId,
+      warnings: warnings.length,
+      sources: Object.fromEntries(artifacts.map((a) => [a.source, { sizeBytes: a.sizeBytes, rawSizeBytes: a.rawSizeBytes, durationMs: a.durationMs }])),
+    }, warn);
     return {
       status,
       pruned,
@@ -187,12 +199,31 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
   } catch (error) {
     const failure = asRestorableError(error, 'BACKUP_FAILED').locatedAt({ job: config.app });
     runLog?.error(`backup failed: ${failure.message}`, { error: failure.toJSON() });
+    await recordRun(repository.root, {
+      runId: randomUUID(),
+      command: 'backup',
+      status: 'failed',
+      startedAt: startedAt.toISOString(),
+      finishedAt: clock.now().toISOString(),
+      durationMs: Math.round(performance.now() - started),
+      warnings: warnings.length,
+      error: { code: failure.code, message: failure.message, remedy: failure.remedy, source: failure.where.source },
+    }, (message) => reporter.warn(message));
     return { status: 'failed', error: failure, warnings, durationMs: Math.round(performance.now() - started), runLogPath: runLog?.path };
   } finally {
     request.signal?.removeEventListener('abort', onOuterAbort);
     if (scratchDir) await rm(scratchDir, { recursive: true, force: true });
     runLog?.close();
     await lock.release();
+  }
+}
+
+/** The history is for monitoring: failing to write it must not change the run's outcome. */
+async function recordRun(root: string, record: RunRecord, warn: (message: string) => void): Promise<void> {
+  try {
+    await appendRun(root, record);
+  } catch (error) {
+    warn(`could not record the run in the history: ${(error as Error).message}`);
   }
 }
 

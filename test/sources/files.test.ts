@@ -34,8 +34,7 @@ import {
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { finished } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import type { FilesSourceConfig } from '../../src/config/schema.ts';
 import { RestorableError } from '../../src/core/errors.ts';
@@ -48,6 +47,10 @@ import type { SourceContext, SourceFacts } from '../../src/sources/source.ts';
 const MiB = 1024 * 1024;
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 const workDirs: string[] = [];
+
+before(() => {
+  assert.equal(spawnSync('tar', ['--version']).status, 0, 'GNU tar is needed to check restores');
+});
 
 after(() => {
   for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
@@ -715,7 +718,3 @@ test('an aborted run stops packing and rejects; a consumer that stops reading do
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
-
-before(() => {
-  assert.equal(spawnSync('tar', ['--version']).status, 0, 'GNU tar is needed to check restores');
-});
