@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../core/errors.ts';
 import { loadConfig, locateConfig } from '../config/load.ts';
-import { runBackup } from '../jobs/backup.ts';
+import { runBackupAndNotify } from '../jobs/backup-and-notify.ts';
 import { formatBytes, formatSeconds } from '../core/units.ts';
 import { systemClock } from '../jobs/ports.ts';
 import { totalSizeBytes } from '../core/manifest.ts';
@@ -28,7 +28,7 @@ export function registerBackupCommand(program: Command, output: Output, run: Act
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         try {
-          const outcome = await runBackup({ loaded, only, clock: systemClock, reporter: createReporter(output), signal: interrupt.signal });
+          const outcome = await runBackupAndNotify({ loaded, only, clock: systemClock, reporter: createReporter(output), signal: interrupt.signal });
           if (output.json) {
             printJson(output, {
               status: outcome.status,

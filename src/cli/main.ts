@@ -11,6 +11,8 @@ import { registerListCommand } from './list-command.ts';
 import { registerConfigCommands } from './config-command.ts';
 import { registerInitCommand } from './init-command.ts';
 import { registerPruneCommand } from './prune-command.ts';
+import { registerCheckCommand } from './check-command.ts';
+import { registerMetricsCommand } from './metrics-command.ts';
 
 export interface GlobalOptions {
   config?: string;
@@ -48,6 +50,8 @@ export async function main(argv: string[], streams: Partial<Output> = {}): Promi
   registerConfigCommands(program, output, run);
   registerInitCommand(program, output, run);
   registerPruneCommand(program, output, run);
+  registerCheckCommand(program, output, run);
+  registerMetricsCommand(program, output, run);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -107,7 +107,14 @@ export const monitorSchema = z
   .strictObject({
     warn_after: duration('26h').default('26h').describe('WARNING when the newest set is older than this.'),
     critical_after: duration('48h').default('48h').describe('CRITICAL when the newest set is older than this.'),
-    min_free: freeSpace.default('10%').describe('Minimum free space on the repository filesystem.'),
+    min_free: freeSpace
+      .default('10%')
+      .describe('Minimum free space on the repository filesystem: `check` warns below it and is critical below half of it; `backup` refuses to start when the next set would leave less.'),
+    prometheus_textfile: z
+      .string()
+      .regex(/^\/.*\.prom$/, { message: 'expected an absolute path ending in .prom (node_exporter reads only those)' })
+      .optional()
+      .describe("Write the metrics exposition here after each run (atomically) for node_exporter's textfile collector, e.g. /var/lib/prometheus/node-exporter/restorable.prom."),
   })
   .describe('What `check` grades.');
 

@@ -10,6 +10,7 @@ import { parseLaravelEnv } from '../config/laravel-env.ts';
 import type { SourceDriver } from './source.ts';
 import { sqliteSource } from './sqlite.ts';
 import { filesSource } from './files.ts';
+import { mysqlConnectionFor } from './mysql-connection.ts';
 
 /** A source ready to run: its driver and the settings the driver takes. */
 export interface PreparedSource {
@@ -57,4 +58,22 @@ export function readEnvFile(envPath: string, sourceName: string): Record<string,
       remedy: 'check the path, and that restorable may read it',
     });
   }
+}
+
+/**
+ * The passwords the configured sources use, so that notifications can keep
+ * them out of every message even where an error quotes one verbatim.
+ */
+export function secretsOfSources(loaded: { config: { sources: Record<string, SourceConfig> }; directory: string }): string[] {
+  const secrets: string[] = [];
+  for (const [name, source] of Object.entries(loaded.config.sources)) {
+    if (source.type !== 'mysql') continue;
+    try {
+      const password = mysqlConnectionFor(name, source, loaded.directory).password?.reveal();
+      if (password) secrets.push(password);
+    } catch {
+      // an unreadable password file fails the backup itself, with its own message
+    }
+  }
+  return secrets;
 }

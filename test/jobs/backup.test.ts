@@ -168,7 +168,7 @@ test('a disk too small for the set: exit 2, says the disk is full, nothing publi
   const app = makeSampleApp(root, { repository });
   const first = await runCli(['-c', app.configPath, 'backup']);
   assert.equal(first.code, 0, first.stderr);
-  const before = Object.fromEntries(filesUnder(repository).filter((p) => statSync(p).isFile() && !p.includes('/logs/')).map((p) => [p, sha256(p)]));
+  const before = Object.fromEntries(filesUnder(repository).filter((p) => statSync(p).isFile() && !p.includes('/logs/') && !p.includes('/.restorable/')).map((p) => [p, sha256(p)]));
 
   writeFileSync(join(app.uploadsDir, 'public/video.mp4'), pseudoRandomBytes(5 * 1024 * 1024, 'video'));
   const second = await runCli(['-c', app.configPath, 'backup']);
@@ -179,6 +179,7 @@ test('a disk too small for the set: exit 2, says the disk is full, nothing publi
   assert.deepEqual(partials(repository), []);
   assert.equal(readdirSync(join(repository, 'manifests')).length, 1, 'only the earlier set exists');
   for (const [path, hash] of Object.entries(before)) assert.equal(sha256(path), hash, `${path} untouched`);
+  assert.equal(execFileSync('gunzip', ['-t', ...Object.keys(before).filter((p) => p.endsWith('.gz'))]).length, 0, 'earlier artifacts still pass gunzip -t');
 });
 
 test('a source that fails pre-flight fails the run with exit 2, naming it, and publishes nothing', async (t) => {
