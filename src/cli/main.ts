@@ -13,6 +13,7 @@ import { registerInitCommand } from './init-command.ts';
 import { registerPruneCommand } from './prune-command.ts';
 import { registerCheckCommand } from './check-command.ts';
 import { registerMetricsCommand } from './metrics-command.ts';
+import { registerReportCommand } from './report-command.ts';
 
 export interface GlobalOptions {
   config?: string;
@@ -52,6 +53,7 @@ export async function main(argv: string[], streams: Partial<Output> = {}): Promi
   registerPruneCommand(program, output, run);
   registerCheckCommand(program, output, run);
   registerMetricsCommand(program, output, run);
+  registerReportCommand(program, output, run);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

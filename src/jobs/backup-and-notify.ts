@@ -13,6 +13,27 @@ import { runBackup, type BackupOutcome } from './backup.ts';
 import { buildMetrics, writePrometheusTextfile } from './metrics.ts';
 import type { Clock, RunReporter } from './ports.ts';
 import { secretsOfSources } from '../sources/registry.ts';
+import { readNotifyState, writeNotifyState } from '../notify/state.ts';
+import type { Notifier } from '../notify/notifier.ts';
+import { gatherWeeklyReport, localDay, weeklyReportEvent } from './report.ts';
+
+/**
+ * The seed mailed its report on Sundays after the successful backup: on
+ * `notify.report_day` (a local day in `retention.timezone`), after the first
+ * successful run of that day, once.
+ */
+async function sendWeeklyReportIfDue(loaded: LoadedConfig, notifier: Notifier, now: Date, reporter: RunReporter): Promise<void> {
+  if (notifier.channels.length === 0) return;
+  const { day, weekday } = localDay(now, loaded.config.retention.timezone);
+  if (weekday !== loaded.config.notify.report_day) return;
+  const memory = await readNotifyState(loaded.repositoryPath);
+  if (memory.reportSentOn === day) return;
+  const deliveries = await notifier.send(weeklyReportEvent(await gatherWeeklyReport(loaded, now), now));
+  if (deliveries.some((delivery) => delivery.ok)) {
+    await writeNotifyState(loaded.repositoryPath, { ...(await readNotifyState(loaded.repositoryPath)), reportSentOn: day });
+    reporter.step(`weekly report sent (${loaded.config.notify.report_day})`);
+  }
+}
 
 export interface BackupAndNotifyRequest {
   loaded: LoadedConfig;
@@ -48,6 +69,7 @@ export async function runBackupAndNotify(request: BackupAndNotifyRequest): Promi
       if (delivery.ok) reporter.step(`notified ${delivery.channel}: ${event.kind}`);
     }
   }
+  if (outcome.status !== 'failed') await sendWeeklyReportIfDue(loaded, notifier, clock.now(), reporter);
   const textfile = loaded.config.monitor.prometheus_textfile;
   if (textfile) {
     try {

@@ -59,9 +59,9 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
   const startedAt = clock.now();
   const started = performance.now();
   const warnings: SourceWarningLine[] = [];
-  const sources = selectSources(request);
+  const sourceNames = selectSourceNames(request);
   const repository = new LocalRepository(loaded.repositoryPath);
-  await repository.prepare(sources.map((source) => source.name));
+  await repository.prepare(sourceNames);
 
   const lock = await acquireJobLock(repository.root, 'backup', startedAt);
   let runLog: RunLog | undefined;
@@ -69,7 +69,10 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort(request.signal?.reason);
   request.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  let sources: PreparedSource[] = [];
   try {
+    // Resolving reads .env files: a vanished one is a failed run (and an alert), not a usage error.
+    sources = sourceNames.map((name) => prepareSource(name, config.sources[name]!, loaded.directory));
     const setId = await chooseSetId(repository, sources, startedAt);
     runLog = openRunLog(repository.root, 'backup', setId, { job: config.app, setId });
     const log = runLog;
@@ -291,8 +294,8 @@ async function writeIndex(
   return { path, sizeBytes: file.sizeBytes, sha256: file.sha256, entries: facts.indexEntries ?? 0 };
 }
 
-function selectSources(request: BackupRequest): PreparedSource[] {
-  const { config, directory } = request.loaded;
+function selectSourceNames(request: BackupRequest): string[] {
+  const { config } = request.loaded;
   const names = Object.keys(config.sources);
   const unknown = (request.only ?? []).filter((name) => !names.includes(name));
   if (unknown.length > 0) {
@@ -301,8 +304,7 @@ function selectSources(request: BackupRequest): PreparedSource[] {
       remedy: `the configured sources are: ${names.join(', ')}`,
     });
   }
-  const selected = request.only?.length ? names.filter((name) => request.only!.includes(name)) : names;
-  return selected.map((name) => prepareSource(name, config.sources[name]!, directory));
+  return request.only?.length ? names.filter((name) => request.only!.includes(name)) : names;
 }
 
 /** The run's own second, or the next one no manifest or artifact uses. */

@@ -23,6 +23,8 @@ export interface NotifiedCheckState {
 export interface NotifyState {
   version: 1;
   check?: NotifiedCheckState;
+  /** The local day (report timezone) on which the weekly report was last sent, e.g. `2026-11-29`. */
+  reportSentOn?: string;
 }
 
 export type CheckNotifyDecision =
@@ -56,7 +58,8 @@ export async function readNotifyState(repositoryRoot: string): Promise<NotifySta
     const value = JSON.parse(await readFile(notifyStatePath(repositoryRoot), 'utf8')) as Partial<NotifyState>;
     const check = value.check;
     const valid = check !== undefined && ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'].includes(check.state) && typeof check.notifiedAt === 'string';
-    return { version: 1, ...(valid ? { check: { ...check, since: check.since ?? check.notifiedAt } } : {}) };
+    const reportSentOn = typeof value.reportSentOn === 'string' ? value.reportSentOn : undefined;
+    return { version: 1, ...(valid ? { check: { ...check, since: check.since ?? check.notifiedAt } } : {}), ...(reportSentOn ? { reportSentOn } : {}) };
   } catch {
     return { version: 1 };
   }

@@ -36,6 +36,9 @@ const BACKSLASH = 0x5c;
 const OPEN = 0x28;
 const CLOSE = 0x29;
 const SEMICOLON = 0x3b;
+/** Bytes the row counter must look at outside string literals. */
+const SIGNIFICANT_OUTSIDE_STRINGS = new Uint8Array(256);
+for (const byte of [QUOTE, OPEN, CLOSE, SEMICOLON, NEWLINE]) SIGNIFICANT_OUTSIDE_STRINGS[byte] = 1;
 
 export interface DumpInventory {
   tables: string[];
@@ -331,23 +334,21 @@ export class DumpScanner extends Transform {
     this.#inString = false;
     this.#escaped = false;
     this.#mode = 'values';
-    const stoppedAt = this.#scanValues(headBytes, valuesStart, headBytes.length);
-    if (this.#mode !== 'values') {
-      // The statement ended inside the head: what follows on that line is skipped.
-      this.#mode = complete ? 'head' : 'skipLine';
-      void stoppedAt;
-    } else if (complete) {
-      // The head held the whole line; its newline was consumed by the line reader.
-      this.#mode = 'values';
-    }
+    this.#scanValues(headBytes, valuesStart, headBytes.length);
+    // Ended inside the head: the rest of that line (if any) is skipped. Else the
+    // counter goes on with the bytes after the head (the line's newline, when
+    // the head held the whole line, was already consumed by the line reader).
+    if (this.#mode !== 'values') this.#mode = complete ? 'head' : 'skipLine';
   }
 
   /**
    * Counts rows (top-level parenthesised tuples) of the current INSERT until
    * its terminating `;`. Dumps quote strings with single quotes and escape
-   * quotes and newlines with backslashes (mysql_real_escape_string).
+   * quotes and newlines with backslashes (mysql_real_escape_string), so inside
+   * a string only `\\` and `'` matter: jump between them with indexOf
+   * (memchr); outside strings, a table says which bytes matter at all.
    */
-  #scanValues(buffer: Uint8Array, from: number, to: number): number {
+  #scanValues(buffer: Buffer, from: number, to: number): number {
     let depth = this.#depth;
     let inString = this.#inString;
     let escaped = this.#escaped;
@@ -355,15 +356,32 @@ export class DumpScanner extends Transform {
     let lines = 0;
     let index = from;
     let ended = false;
-    for (; index < to; index++) {
-      const byte = buffer[index]!;
+    let nextQuote = -2;
+    let nextBackslash = -2;
+    while (index < to) {
       if (inString) {
-        if (escaped) escaped = false;
-        else if (byte === BACKSLASH) escaped = true;
-        else if (byte === QUOTE) inString = false;
-        else if (byte === NEWLINE) lines++;
+        if (escaped) {
+          escaped = false;
+          index++;
+          continue;
+        }
+        if (nextQuote !== -1 && nextQuote < index) nextQuote = buffer.indexOf(QUOTE, index);
+        if (nextBackslash !== -1 && nextBackslash < index) nextBackslash = buffer.indexOf(BACKSLASH, index);
+        const quote = nextQuote === -1 || nextQuote >= to ? to : nextQuote;
+        const backslash = nextBackslash === -1 || nextBackslash >= to ? to : nextBackslash;
+        if (backslash < quote) {
+          escaped = true;
+          index = backslash + 1;
+        } else if (quote < to) {
+          inString = false;
+          index = quote + 1;
+        } else {
+          index = to;
+        }
         continue;
       }
+      const byte = buffer[index++]!;
+      if (SIGNIFICANT_OUTSIDE_STRINGS[byte] === 0) continue;
       if (byte === QUOTE) inString = true;
       else if (byte === OPEN) {
         if (depth === 0) rows++;
@@ -372,7 +390,6 @@ export class DumpScanner extends Transform {
       else if (byte === NEWLINE) lines++;
       else if (byte === SEMICOLON && depth === 0) {
         ended = true;
-        index++;
         break;
       }
     }

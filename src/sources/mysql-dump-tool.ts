@@ -36,7 +36,7 @@ export interface DumpTool {
   flavor: 'mariadb' | 'mysql';
 }
 
-/** `dump_tool` (a path or a name on PATH), else the first of mariadb-dump, mysqldump on PATH. */
+/** `dump_tool` (an absolute path or a name on PATH), else the first of mariadb-dump, mysqldump on PATH. */
 export async function findDumpTool(configured: string | undefined, sourceName: string, environment: NodeJS.ProcessEnv = process.env): Promise<DumpTool> {
   const where: ErrorWhere = { source: sourceName };
   const searchPath = environment.PATH ?? '';

@@ -10,6 +10,7 @@ import { describeEndpoint, scrubSecret, type MysqlConnection } from './mysql-con
 import type { DumpInventory } from './mysql-dump-scanner.ts';
 import {
   missingDumpPrivileges,
+  recommendedGrants,
   parseServerVersion,
   quoteIdentifier,
   type MissingPrivilege,
@@ -39,13 +40,26 @@ export interface DatabaseInspection {
   missingPrivileges: MissingPrivilege[];
 }
 
-/** A mysql2 connection whose failures are RestorableErrors naming the source and server. */
+/**
+ * A mysql2 connection whose failures are RestorableErrors naming the source
+ * and server. Query deadlines are ours, not mysql2's: mysql2's per-query timer
+ * outlives a destroyed connection and kept the process alive for its full
+ * length; ours are unref'd and destroy() fails whatever is still pending.
+ */
 export class MysqlSession {
+  readonly #gone: Promise<never>;
+  #markGone!: (error: Error) => void;
+
   private constructor(
     private readonly connection: Connection,
     private readonly target: MysqlConnection,
     private readonly where: ErrorWhere,
-  ) {}
+  ) {
+    this.#gone = new Promise<never>((_, reject) => {
+      this.#markGone = reject;
+    });
+    this.#gone.catch(() => {});
+  }
 
   static async open(target: MysqlConnection, where: ErrorWhere): Promise<MysqlSession> {
     try {
@@ -58,45 +72,59 @@ export class MysqlSession {
         supportBigNumbers: true,
         multipleStatements: false,
       });
+      const session = new MysqlSession(connection, target, where);
       // A dead server must fail our queries, not crash the process.
-      connection.on('error', () => {});
-      return new MysqlSession(connection, target, where);
+      connection.on('error', (error: Error) => session.#markGone(error));
+      return session;
     } catch (error) {
       throw describeMysqlError(error, target, where, 'connecting');
     }
   }
 
   async query<Row extends RowDataPacket>(sql: string, values: unknown[] = [], timeoutMs = QUERY_TIMEOUT_MS): Promise<Row[]> {
+    const doing = sql.trim().split(/\s+/).slice(0, 4).join(' ');
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = Object.assign(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`), { code: 'QUERY_TIMEOUT' });
+        this.destroy(error);
+        reject(error);
+      }, timeoutMs);
+      timer.unref();
+    });
+    deadline.catch(() => {});
     try {
-      const [rows] = await this.connection.query<Row[]>({ sql, values, timeout: timeoutMs });
+      const [rows] = await Promise.race([this.connection.query<Row[]>({ sql, values }), deadline, this.#gone]);
       return rows;
     } catch (error) {
-      throw describeMysqlError(error, this.target, this.where, sql.split(/\s+/).slice(0, 4).join(' '));
+      throw describeMysqlError(error, this.target, this.where, doing);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   /** Like query(), but resolves with the server's error instead of throwing (for probes). */
-  async probe(sql: string, values: unknown[] = []): Promise<{ ok: true; rows: RowDataPacket[] } | { ok: false; error: MysqlServerError }> {
+  async probe(sql: string, values: unknown[] = []): Promise<{ ok: true; rows: RowDataPacket[] } | { ok: false; error: RestorableError }> {
     try {
-      const [rows] = await this.connection.query<RowDataPacket[]>({ sql, values, timeout: QUERY_TIMEOUT_MS });
-      return { ok: true, rows };
+      return { ok: true, rows: await this.query<RowDataPacket>(sql, values) };
     } catch (error) {
-      const serverError = error as MysqlServerError;
-      if (typeof serverError.errno === 'number' && serverError.errno >= 1000 && serverError.errno < 5000) return { ok: false, error: serverError };
-      throw describeMysqlError(error, this.target, this.where, sql.split(/\s+/).slice(0, 4).join(' '));
+      const serverError = (error as RestorableError).cause as MysqlServerError | undefined;
+      if (typeof serverError?.errno === 'number' && serverError.errno >= 1000 && serverError.errno < 5000) return { ok: false, error: error as RestorableError };
+      throw error;
     }
   }
 
   async close(): Promise<void> {
     try {
-      await this.connection.end();
+      await Promise.race([this.connection.end(), this.#gone]);
     } catch {
       this.connection.destroy();
     }
   }
 
-  /** Drop the connection now (the server may be gone). */
-  destroy(): void {
+  /** Drops the connection now (the server may be gone); pending queries fail. */
+  destroy(reason: Error = Object.assign(new Error('the connection was closed'), { code: 'PROTOCOL_CONNECTION_LOST' })): void {
+    this.#markGone(reason);
     this.connection.destroy();
   }
 }
@@ -126,6 +154,7 @@ export function describeMysqlError(error: unknown, target: MysqlConnection, wher
     case 'ECONNRESET':
     case 'EPIPE':
     case 'PROTOCOL_CONNECTION_LOST':
+    case 'QUERY_TIMEOUT':
       return new RestorableError(`cannot reach ${server} (${reason})`, {
         code: 'MYSQL_UNREACHABLE',
         where,
@@ -173,7 +202,7 @@ export async function inspectDatabase(session: MysqlSession, database: string, w
     throw new RestorableError(`database ${quoteIdentifier(database)} does not exist on ${endpoint}, or ${account} has no privilege on it`, {
       code: 'MYSQL_DATABASE_MISSING',
       where,
-      remedy: `check the database name (sources.${where.source ?? '<name>'}.database or DB_DATABASE), then: GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON ${quoteIdentifier(database)}.* TO ${account}`,
+      remedy: `check the database name (sources.${where.source ?? '<name>'}.database or DB_DATABASE); if it is right: ${recommendedGrants(database, account, server)}`,
     });
   }
 

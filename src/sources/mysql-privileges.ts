@@ -258,7 +258,8 @@ export function missingDumpPrivileges(inputs: PrivilegeInputs): MissingPrivilege
   return missing;
 }
 
-function routinePrivilegeFix(server: ServerVersion, onDb: string, to: string): { privilege: string; grant: string } {
+/** The privilege that shows every routine with its body, and its GRANT, per server flavor and version. */
+export function routinePrivilegeFix(server: ServerVersion, onDb: string, to: string): { privilege: string; grant: string } {
   if (server.flavor === 'mariadb' && atLeast(server, 11, 3)) {
     return { privilege: 'SHOW CREATE ROUTINE', grant: `GRANT SHOW CREATE ROUTINE ON ${onDb} TO ${to};` };
   }
@@ -266,6 +267,13 @@ function routinePrivilegeFix(server: ServerVersion, onDb: string, to: string): {
     return { privilege: 'SHOW_ROUTINE', grant: `GRANT SHOW_ROUTINE ON *.* TO ${to};` };
   }
   return { privilege: 'SELECT on mysql.proc', grant: `GRANT SELECT ON \`mysql\`.\`proc\` TO ${to};` };
+}
+
+/** Everything a complete dump needs, as GRANT statements (the documented least-privilege set). */
+export function recommendedGrants(database: string, account: string, server: ServerVersion): string {
+  const onDb = `${quoteIdentifier(database)}.*`;
+  const to = accountLiteral(account);
+  return `GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON ${onDb} TO ${to}; ${routinePrivilegeFix(server, onDb, to).grant}`;
 }
 
 function listNames(kind: string, names: string[]): string {

@@ -16,6 +16,7 @@
 // server no longer has was dropped during the dump (a warning), one it still
 // has was lost (the dump fails).
 
+import { isAbsolute, resolve } from 'node:path';
 import { parseDurationMs, type MysqlSourceConfig } from '../config/schema.ts';
 import { RestorableError, type ErrorWhere } from '../core/errors.ts';
 import type { SourceWarning } from '../core/manifest.ts';
@@ -25,7 +26,7 @@ import { describeEndpoint, mysqlConnectionFor, scrubSecret, type ConnectionLooku
 import { CredentialsPipe, clientOptionFile, dumpArguments, dumpChildEnvironment, escapeOptionValue, findDumpTool, type DumpTool } from './mysql-dump-tool.ts';
 import { DumpScanner, INVENTORY_KINDS, singularKind, type DumpInventory, type DumpScanResult } from './mysql-dump-scanner.ts';
 import { inspectDatabase, MysqlSession, readInventory, type DatabaseInspection } from './mysql-inventory.ts';
-import { accountLiteral, quoteIdentifier, type MissingPrivilege, type ServerVersion } from './mysql-privileges.ts';
+import { quoteIdentifier, recommendedGrants, type MissingPrivilege, type ServerVersion } from './mysql-privileges.ts';
 import type { PreflightReport, ProducedArtifact, SourceContext, SourceDriver, SourceFacts } from './source.ts';
 
 /** What the mysql driver takes: the source as configured plus its resolved connection. */
@@ -41,7 +42,10 @@ export function resolveMysqlSource(
   configDir: string,
   options: ConnectionLookupOptions = {},
 ): ResolvedMysqlSource {
-  return { config, connection: mysqlConnectionFor(sourceName, config, configDir, options) };
+  const dumpTool = config.dump_tool;
+  // A relative tool path means: next to the config file, like the other paths in it.
+  const resolvedConfig = dumpTool?.includes('/') && !isAbsolute(dumpTool) ? { ...config, dump_tool: resolve(configDir, dumpTool) } : config;
+  return { config: resolvedConfig, connection: mysqlConnectionFor(sourceName, config, configDir, options) };
 }
 
 type MysqlContext = SourceContext<ResolvedMysqlSource>;
@@ -109,6 +113,7 @@ export const mysqlSource: SourceDriver<ResolvedMysqlSource> = {
       dump.kill('was stopped because the run was aborted');
     };
     context.signal.addEventListener('abort', onAbort, { once: true });
+    if (context.signal.aborted) onAbort();
 
     let scanSettled = false;
     let resolveScan!: (result: DumpScanResult) => void;
@@ -124,7 +129,7 @@ export const mysqlSource: SourceDriver<ResolvedMysqlSource> = {
         try {
           await dump.completed;
         } catch (error) {
-          throw dumpFailed(error, tool, connection, where, stopReason);
+          throw dumpFailed(error, connection, inspection, where, stopReason);
         }
         const scan = await scanned;
         await credentialsDelivered;
@@ -156,7 +161,13 @@ export const mysqlSource: SourceDriver<ResolvedMysqlSource> = {
       if (scanSettled) return;
       // The consumer went away before the end: stop the dump rather than let it block on a full pipe.
       stopReason ??= 'its output was closed before the dump finished';
-      rejectScan(new Error(stopReason));
+      rejectScan(
+        new RestorableError(`the dump of ${quoteIdentifier(connection.database)} was not read to its end: ${stopReason}`, {
+          code: 'DUMP_FAILED',
+          where,
+          remedy: 'the consumer of the dump failed first: see the other error of this run',
+        }),
+      );
       dump.kill(`was stopped because ${stopReason}`);
     });
     dump.stdout.on('error', (error) => scanner.destroy(error));
@@ -199,7 +210,7 @@ function failOnMissingPrivileges(inspection: DatabaseInspection, connection: Mys
   const silent = missing.some((entry) => entry.silentLoss);
   throw new RestorableError(
     `${inspection.account} lacks ${missing.map((entry) => entry.privilege).join(', ')} for a complete dump of ${database} at ${describeEndpoint(connection)}` +
-      (silent ? ': without it the dump would silently leave objects out' : ''),
+      (silent ? `: without ${missing.length === 1 ? 'it' : 'them'} the dump would silently leave objects out` : ''),
     {
       code: 'MYSQL_PRIVILEGES_MISSING',
       where,
@@ -214,13 +225,14 @@ function inspectionWarnings(inspection: DatabaseInspection, tool: DumpTool, data
   const nonTransactional = inspection.tables.filter((table) => !table.transactional);
   if (nonTransactional.length > 0) {
     const list = nonTransactional.map((table) => `${table.name} (${table.engine ?? 'unknown engine'})`).join(', ');
+    const one = nonTransactional.length === 1;
     warnings.push({
       code: 'NON_TRANSACTIONAL_TABLES',
       message:
-        `${nonTransactional.length} table${nonTransactional.length === 1 ? '' : 's'} of ${quoteIdentifier(database)} ` +
-        `${nonTransactional.length === 1 ? 'is' : 'are'} not transactional: ${list}. --single-transaction does not freeze them, ` +
-        `so if the application writes to them during the backup their rows may not match the rest of the dump; ` +
-        `convert them (ALTER TABLE ... ENGINE=InnoDB) or back up when the application is idle`,
+        `${nonTransactional.length} table${one ? '' : 's'} of ${quoteIdentifier(database)} ` +
+        `${one ? 'is' : 'are'} not transactional: ${list}. --single-transaction does not freeze ${one ? 'it' : 'them'}, ` +
+        `so if the application writes to ${one ? 'it' : 'them'} during the backup, ${one ? 'its' : 'their'} rows may not match the rest of the dump; ` +
+        `convert ${one ? 'it' : 'them'} (ALTER TABLE ... ENGINE=InnoDB) or back up when the application is idle`,
     });
   }
   const older = toolOlderThanServer(tool, inspection.server);
@@ -241,7 +253,13 @@ function describeInventory(inventory: DumpInventory): string {
   return INVENTORY_KINDS.map((kind) => `${inventory[kind].length} ${inventory[kind].length === 1 ? singularKind(kind) : kind}`).join(', ');
 }
 
-function dumpFailed(error: unknown, tool: DumpTool, connection: MysqlConnection, where: ErrorWhere, stopReason: string | undefined): RestorableError {
+function dumpFailed(
+  error: unknown,
+  connection: MysqlConnection,
+  inspection: DatabaseInspection,
+  where: ErrorWhere,
+  stopReason: string | undefined,
+): RestorableError {
   const database = quoteIdentifier(connection.database);
   const endpoint = describeEndpoint(connection);
   if (!(error instanceof ChildProcessError)) {
@@ -275,19 +293,18 @@ function dumpFailed(error: unknown, tool: DumpTool, connection: MysqlConnection,
     remedy = `the server went away during the dump: check that it is running and its error log (journalctl -u mariadb), then run the backup again; nothing from this run was published`;
   } else if (/Access denied|command denied|insufficient privileges/i.test(error.stderrTail)) {
     code = 'MYSQL_PRIVILEGES_MISSING';
-    remedy = `grant the backup account what the message names; the minimum is: ${recommendedGrants(connection)}`;
+    remedy = `grant ${inspection.account} what the message names; everything a complete dump needs is: ${recommendedGrants(connection.database, inspection.account, inspection.server)}`;
   }
-  return new RestorableError(`the dump of ${database} at ${endpoint} failed: ${how}${lastLine ? `: ${lastLine}` : ''}`, {
+  const message = stopReason
+    ? `the dump of ${database} at ${endpoint} was stopped because ${stopReason}`
+    : `the dump of ${database} at ${endpoint} failed: ${how}${lastLine ? `: ${lastLine}` : ''}`;
+  return new RestorableError(message, {
     code,
     where,
     remedy,
     details: stderrLines,
     // No `cause`: the child's error holds the raw stderr, which the scrubbed lines above replace.
   });
-}
-
-function recommendedGrants(connection: MysqlConnection, account = `'${connection.user}'@'<host>'`): string {
-  return `GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON ${quoteIdentifier(connection.database)}.* TO ${account}; GRANT SELECT ON \`mysql\`.\`proc\` TO ${account};`;
 }
 
 /** The completeness checks on a dump whose tool exited 0. Resolves with warnings; rejects naming what is wrong. */
@@ -354,7 +371,7 @@ async function checkDump(
         {
           code: 'DUMP_INCOMPLETE',
           where,
-          remedy: `make sure ${inspection.account} may read every object: ${recommendedGrants(connection, accountLiteral(inspection.account))} Then run the backup again`,
+          remedy: `make sure ${inspection.account} may read every object: ${recommendedGrants(connection.database, inspection.account, inspection.server)} Then run the backup again`,
           details: [...lacking.map((object) => `missing from the dump: ${object}`), ...stderrLines],
         },
       );

@@ -11,6 +11,7 @@ import type { SourceDriver } from './source.ts';
 import { sqliteSource } from './sqlite.ts';
 import { filesSource } from './files.ts';
 import { mysqlConnectionFor } from './mysql-connection.ts';
+import { mysqlSource, resolveMysqlSource } from './mysql.ts';
 
 /** A source ready to run: its driver and the settings the driver takes. */
 export interface PreparedSource {
@@ -45,7 +46,7 @@ export function prepareSource(name: string, config: SourceConfig, configDir: str
     case 'files':
       return { name, type: config.type, driver: filesSource as SourceDriver<unknown>, settings: config };
     case 'mysql':
-      throw new ConfigError('mysql sources are not wired yet', { where: { source: name } });
+      return { name, type: config.type, driver: mysqlSource as SourceDriver<unknown>, settings: resolveMysqlSource(name, config, configDir) };
   }
 }
 

@@ -42,7 +42,9 @@ before(async () => {
 });
 
 after(async () => {
+  const stopping = Date.now();
   await server?.stop();
+  if (process.env.RESTORABLE_TEST_TIMING) console.error(`stopped the private MariaDB in ${Date.now() - stopping} ms`);
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
@@ -85,7 +87,7 @@ async function seedAppDatabase(): Promise<void> {
     JSON.stringify({ emoji: '🎉', list: [1, 2, 3], nested: { ok: true } }),
   ]);
   await server.rootQuery(
-    "INSERT INTO app.people (name, note) SELECT CONCAT('person ', seq), REPEAT('x', seq MOD 50) FROM seq_1_to_2000",
+    "INSERT INTO app.people (name, note) SELECT CONCAT('person ', seq), REPEAT('x', seq MOD 50) FROM app.seq_1_to_2000",
   );
   await server.rootQuery('INSERT INTO app.blobs VALUES (1, ?), (2, ?), (3, NULL)', [ALL_BYTES, randomBytes(300_000)]);
   await server.rootQuery("INSERT INTO app.`odd name; with ), ( and 'quotes'` VALUES (1, '(a),(b)'), (2, ';')");
@@ -231,7 +233,8 @@ describe('round trip', () => {
     assert.deepEqual(blob!.data, ALL_BYTES, 'all 256 byte values survive');
     const [person] = await server.rootQuery<RowDataPacket>('SELECT name, profile, name_length, shout FROM restored_copy.people WHERE id = 1');
     assert.equal(person!.name, EMOJI_NAME, 'utf8mb4 text survives');
-    assert.deepEqual(JSON.parse(String(person!.profile)), { emoji: '🎉', list: [1, 2, 3], nested: { ok: true } });
+    const profile = typeof person!.profile === 'string' ? JSON.parse(person!.profile) : person!.profile;
+    assert.deepEqual(profile, { emoji: '🎉', list: [1, 2, 3], nested: { ok: true } });
     assert.equal(person!.name_length, [...EMOJI_NAME].length, 'the generated column is computed again');
     const [sequence] = await server.rootQuery<RowDataPacket>('SELECT NEXTVAL(restored_copy.invoice_numbers) AS next');
     assert.equal(Number(sequence!.next), 1000);
@@ -282,7 +285,7 @@ describe('privileges', () => {
     const refused = await expectRejection(mysqlSource.preflight(context));
     assert.equal(refused.code, 'MYSQL_PRIVILEGES_MISSING');
     assert.match(refused.message, /dump_v4@localhost lacks SELECT on mysql\.proc/);
-    assert.match(refused.message, /silently leave objects out/);
+    assert.match(refused.message, /without it the dump would silently leave objects out/);
     assert.ok(refused.remedy?.includes("GRANT SELECT ON `mysql`.`proc` TO 'dump_v4'@'localhost';"), refused.remedy);
 
     const alsoRefused = await expectRejection(mysqlSource.produce(context));
@@ -325,7 +328,10 @@ describe('privileges', () => {
   test('a dump that exits 0 but lost routines fails after the fact, naming what is missing', async () => {
     // A dump tool that behaves like V4: exit 0, trailer present, routines gone.
     const wrapper = join(workDir, 'dump-without-routines.sh');
-    writeFileSync(wrapper, '#!/bin/sh\nfirst="$1"; shift\nexec mariadb-dump "$first" --skip-routines "$@"\n');
+    writeFileSync(
+      wrapper,
+      '#!/bin/sh\nfor argument in "$@"; do shift; [ "$argument" = --routines ] || set -- "$@" "$argument"; done\nexec mariadb-dump "$@"\n',
+    );
     chmodSync(wrapper, 0o755);
     const { context } = contextFor(socketSource('app', 'backup', BACKUP_PASSWORD, { dump_tool: wrapper }));
     const outcome = await dumpToFile(context);
@@ -334,6 +340,54 @@ describe('privileges', () => {
     assert.match(outcome.error.message, /the dump of `app` lacks procedure `rename_person`, function `greeting` although the server has them/);
     assert.ok(outcome.error.remedy?.includes("GRANT SELECT ON `mysql`.`proc` TO 'backup'@'localhost';"), outcome.error.remedy);
     assert.ok(outcome.streamError, 'the stream errors too, so a consumer cannot mistake it for a good artifact');
+  });
+});
+
+describe('objects changing during the dump', () => {
+  test('an object dropped after the inventory but before the dump is a warning, not a lost object', async () => {
+    await server.createDatabase('shifting');
+    await server.rootQuery(`
+      CREATE TABLE shifting.kept (id INT PRIMARY KEY) ENGINE=InnoDB;
+      CREATE TABLE shifting.doomed (id INT PRIMARY KEY) ENGINE=InnoDB;
+      GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON \`shifting\`.* TO 'backup'@'localhost';
+    `);
+    // Runs between our inventory and the dump's own listing, like a migration would.
+    const wrapper = join(workDir, 'drop-then-dump.sh');
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\n[ "$1" = --version ] || mariadb ${server.clientArgs.join(' ')} -e 'DROP TABLE shifting.doomed' || exit 9\nexec mariadb-dump "$@"\n`,
+    );
+    chmodSync(wrapper, 0o755);
+    const { context } = contextFor(socketSource('shifting', 'backup', BACKUP_PASSWORD, { dump_tool: wrapper }));
+    const outcome = await dumpToFile(context);
+    assert.equal(outcome.error, undefined, outcome.error?.message);
+    const warning = outcome.facts!.warnings.find((entry) => entry.code === 'OBJECT_DROPPED_DURING_DUMP');
+    assert.ok(warning, 'the dropped table is reported');
+    assert.match(warning.message, /table `doomed` of `shifting` disappeared while the dump ran/);
+  });
+
+  test('a dump that exits 0 but is cut short or empty fails for its missing trailer', async () => {
+    for (const [name, script] of [
+      ['cut-short.sh', '#!/bin/sh\n[ "$1" = --version ] && exec mariadb-dump --version\nmariadb-dump "$@" | head -n 30\nexit 0\n'],
+      ['silent.sh', '#!/bin/sh\n[ "$1" = --version ] && exec mariadb-dump --version\nexit 0\n'],
+    ] as const) {
+      const wrapper = join(workDir, name);
+      writeFileSync(wrapper, script);
+      chmodSync(wrapper, 0o755);
+      const { context, scratchDir } = contextFor(socketSource('app', 'backup', BACKUP_PASSWORD, { dump_tool: wrapper }));
+      const outcome = await dumpToFile(context);
+      assert.equal(outcome.error?.code, 'DUMP_INCOMPLETE', `${name}: ${outcome.error?.message}`);
+      assert.match(outcome.error!.message, /ended without its `-- Dump completed` trailer although .* exited 0/);
+      assert.ok(outcome.streamError, `${name}: the stream errors too`);
+      assert.deepEqual(readdirSync(scratchDir), [], `${name}: the credentials pipe is removed even when nobody read it`);
+    }
+  });
+
+  test('a dump tool that is not there fails pre-flight, naming the path', async () => {
+    const { context } = contextFor(socketSource('app', 'backup', BACKUP_PASSWORD, { dump_tool: '/nonexistent/bin/mariadb-dump' }));
+    const error = await expectRejection(mysqlSource.preflight(context));
+    assert.equal(error.code, 'DUMP_TOOL_MISSING');
+    assert.match(error.message, /\/nonexistent\/bin\/mariadb-dump \(sources\.db\.dump_tool\) was not found/);
   });
 });
 
@@ -449,7 +503,7 @@ describe('a big database', () => {
     await server.createDatabase('big');
     await server.rootQuery(`
       CREATE TABLE big.events_log (id INT PRIMARY KEY, payload VARCHAR(255)) ENGINE=InnoDB;
-      INSERT INTO big.events_log SELECT seq, CONCAT(seq, ' ', REPEAT(CHAR(65 + seq MOD 26), 200)) FROM seq_1_to_300000;
+      INSERT INTO big.events_log SELECT seq, CONCAT(seq, ' ', REPEAT(CHAR(65 + seq MOD 26), 200)) FROM big.seq_1_to_300000;
       GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON \`big\`.* TO 'backup'@'localhost';
     `);
   });
@@ -531,11 +585,23 @@ describe('a big database', () => {
     assert.match(error.remedy ?? '', /check that the server is running/);
   });
 
+  test('a consumer that stops reading stops the dump child too', async () => {
+    const { context, scratchDir } = contextFor(socketSource('big', 'backup', BACKUP_PASSWORD));
+    const produced = await mysqlSource.produce(context);
+    await new Promise((resolve) => produced.stream.once('data', resolve));
+    produced.stream.destroy();
+    const error = await expectRejection(produced.completed);
+    assert.equal(error.code, 'DUMP_FAILED');
+    assert.match(error.message, /was stopped because its output was closed before the dump finished/);
+    assert.deepEqual(dumpProcessesMentioning(scratchDir), [], 'no dump child is left behind');
+  });
+
   test('aborting the run stops the dump', async () => {
     const { context, abort } = contextFor(socketSource('big', 'backup', BACKUP_PASSWORD));
     const started = Date.now();
     const outcome = await dumpToFile(context, async () => abort.abort());
     assert.equal(outcome.error?.code, 'DUMP_ABORTED');
+    assert.match(outcome.error!.message, /the dump of `big` at socket .* was stopped because the run was aborted/);
     assert.ok(Date.now() - started < 20_000);
   });
 });
