@@ -14,6 +14,8 @@ import { registerPruneCommand } from './prune-command.ts';
 import { registerCheckCommand } from './check-command.ts';
 import { registerMetricsCommand } from './metrics-command.ts';
 import { registerReportCommand } from './report-command.ts';
+import { registerVerifyCommand } from './verify-command.ts';
+import { registerRestoreCommand } from './restore-command.ts';
 
 export interface GlobalOptions {
   config?: string;
@@ -54,6 +56,8 @@ export async function main(argv: string[], streams: Partial<Output> = {}): Promi
   registerCheckCommand(program, output, run);
   registerMetricsCommand(program, output, run);
   registerReportCommand(program, output, run);
+  registerVerifyCommand(program, output, run);
+  registerRestoreCommand(program, output, run);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -12,10 +12,12 @@ import { runRestoreFiles } from '../jobs/restore-files.ts';
 import { LocalRepository } from '../storage/local-repository.ts';
 import { createReporter, line, printJson, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
+import { registerRestoreDbCommand } from './restore-db-command.ts';
 
 /** Creates `restore` and its subcommands; returns the group so more can be added. */
 export function registerRestoreCommand(program: Command, output: Output, run: ActionWrapper): Command {
-  const restore = program.command('restore').description('restore from a set: files (into a directory, safely)');
+  const restore = program.command('restore').description('restore from a set: a database (into a new database by default) or files (into a directory, safely)');
+  registerRestoreDbCommand(restore, output, run);
   registerRestoreFilesCommand(restore, output, run);
   return restore;
 }

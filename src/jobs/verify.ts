@@ -28,7 +28,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { Parser, type ReadEntry } from 'tar';
-import { asRestorableError, RestorableError } from '../core/errors.ts';
+import { asRestorableError, describeSystemError, RestorableError } from '../core/errors.ts';
 import type { ArtifactRecord, Manifest } from '../core/manifest.ts';
 import { DumpScanner } from '../sources/mysql-dump-scanner.ts';
 import { ByteCounter } from '../stages/hash.ts';
@@ -166,7 +166,22 @@ export async function verifyArtifact(
 ): Promise<FileVerification> {
   const content = contentCheckFor(artifact, options.scratchParent);
   const rawCounter = new ByteCounter();
-  const result = await checkStoredFile(reader, artifact, 'artifact', artifact.type, [rawCounter, ...(await content.stages())], options.signal, async (verification) => {
+  let contentStages: Writable[];
+  try {
+    contentStages = await content.stages();
+  } catch (error) {
+    await content.dispose();
+    throw (
+      describeSystemError(error, options.scratchParent) ??
+      new RestorableError(`cannot prepare the check of ${artifact.path}: ${(error as Error).message}`, {
+        code: 'VERIFY_SCRATCH_FAILED',
+        where: { path: options.scratchParent },
+        remedy: 'make room in (or fix the permissions of) the scratch directory, then verify again',
+        cause: error,
+      })
+    );
+  }
+  const result = await checkStoredFile(reader, artifact, 'artifact', artifact.type, [rawCounter, ...contentStages], options.signal, async (verification) => {
     const findings = await content.conclude();
     verification.passed.push(...findings.passed);
     verification.failures.push(...findings.failures);

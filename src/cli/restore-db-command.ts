@@ -1,0 +1,63 @@
+// Owns `restorable restore db [--set SET] [--source NAME] [--into TARGET] [--yes]`:
+// prints the target first, asks on a TTY before touching a non-empty one,
+// shows progress on a TTY, and exits 0 restored / 2 refused or failed.
+
+import type { Command } from 'commander';
+import { createInterface } from 'node:readline/promises';
+import { ExitCode } from '../core/errors.ts';
+import { loadConfig, locateConfig } from '../config/load.ts';
+import { LocalRepository } from '../storage/local-repository.ts';
+import { restoreDatabase } from '../jobs/restore-db.ts';
+import { formatBytes, formatSeconds } from '../core/units.ts';
+import { createReporter, line, printJson, type Output } from './render.ts';
+import type { ActionWrapper } from './main.ts';
+
+export function registerRestoreDbCommand(restore: Command, output: Output, run: ActionWrapper): void {
+  restore
+    .command('db')
+    .description('restore a database source of a set (into a new database by default)')
+    .option('--set <set>', 'set id or latest', 'latest')
+    .option('--source <name>', 'which database source (when the set has several)')
+    .option('--into <target>', 'mysql: database name (created when absent); sqlite: file path')
+    .option('--yes', 'restore onto a target that is not empty without asking')
+    .option('-c, --config <file>', 'configuration file')
+    .option('--json', 'machine-readable output')
+    .action(
+      run(async (options) => {
+        const loaded = loadConfig(locateConfig(options.config));
+        const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true && !output.json;
+        const interrupt = new AbortController();
+        const onSignal = (signal: NodeJS.Signals) => interrupt.abort(`interrupted by ${signal}`);
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        try {
+          const outcome = await restoreDatabase({
+            loaded,
+            reader: new LocalRepository(loaded.repositoryPath),
+            set: options.set as string,
+            source: options.source as string | undefined,
+            into: options.into as string | undefined,
+            yes: options.yes === true,
+            confirm: interactive ? askOnTerminal : undefined,
+            reporter: createReporter(output),
+            signal: interrupt.signal,
+          });
+          if (output.json) printJson(output, { status: 'ok', ...outcome });
+          else line(output, `restored ${outcome.source} of set ${outcome.setId} into ${outcome.target}: ${formatBytes(outcome.rawBytes)} in ${formatSeconds(outcome.durationMs)}`);
+          return ExitCode.OK;
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+      }),
+    );
+}
+
+async function askOnTerminal(question: string): Promise<string> {
+  const readline = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return await readline.question(question);
+  } finally {
+    readline.close();
+  }
+}

@@ -1,0 +1,222 @@
+// Owns `restore db`: a database source of a set back into a server (mysql) or
+// a file (sqlite). Fresh target by default; a target that is not empty is
+// refused and left unchanged unless the operator confirmed (`--yes`, or typed
+// the database name on a TTY). The artifact's sha256 is checked as it streams
+// (and before anything is written into an existing target); a failed restore
+// into a database we created drops it again, so nothing half-restored stays.
+
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rename, rm, stat, open as openFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import Database from 'better-sqlite3';
+import { RestorableError } from '../core/errors.ts';
+import type { ArtifactRecord, Manifest } from '../core/manifest.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import { resolveSetId, type SetReader } from '../storage/set-reader.ts';
+import { HashingPassThrough, ByteCounter } from '../stages/hash.ts';
+import { prepareSource } from '../sources/registry.ts';
+import type { ResolvedMysqlSource } from '../sources/mysql.ts';
+import type { ResolvedSqliteSource } from '../sources/sqlite.ts';
+import { describeEndpoint } from '../sources/mysql-connection.ts';
+import { createDatabase, dropDatabase, inspectTargetDatabase, loadDump } from '../sources/mysql-restore.ts';
+import { ensurePrivateDir } from '../storage/local-repository.ts';
+import type { RunReporter } from './ports.ts';
+import { describeGzipError } from './verify.ts';
+
+export const DATABASE_TYPES = ['mysql', 'sqlite'];
+
+export interface RestoreDbRequest {
+  loaded: LoadedConfig;
+  reader: SetReader;
+  set?: string;
+  source?: string;
+  /** mysql: a database name; sqlite: a file path. */
+  into?: string;
+  /** Restore onto a non-empty target without asking. */
+  yes: boolean;
+  /** On a TTY: asks the operator to type the target's name; undefined elsewhere. */
+  confirm?: (question: string) => Promise<string>;
+  reporter: RunReporter;
+  signal?: AbortSignal;
+}
+
+export interface RestoreDbOutcome {
+  setId: string;
+  source: string;
+  type: string;
+  /** "database shop_restored at 127.0.0.1:3306" or "file /srv/app/database.sqlite". */
+  target: string;
+  created: boolean;
+  rawBytes: number;
+  durationMs: number;
+}
+
+/** The database artifact of a set: the only one, or the one named. */
+export function chooseDatabaseArtifact(manifest: Manifest, sourceName: string | undefined): ArtifactRecord {
+  const candidates = manifest.artifacts.filter((artifact) => DATABASE_TYPES.includes(artifact.type));
+  if (sourceName) {
+    const named = manifest.artifacts.find((artifact) => artifact.source === sourceName);
+    if (!named || !DATABASE_TYPES.includes(named.type)) {
+      throw new RestorableError(`set ${manifest.setId} has no database source named ${sourceName}`, {
+        code: 'USAGE',
+        remedy: candidates.length ? `its database sources: ${candidates.map((artifact) => artifact.source).join(', ')}` : 'this set holds no database',
+      });
+    }
+    return named;
+  }
+  if (candidates.length !== 1) {
+    throw new RestorableError(candidates.length ? `set ${manifest.setId} has several database sources: say which with --source` : `set ${manifest.setId} holds no database`, {
+      code: 'USAGE',
+      remedy: candidates.length ? `one of: ${candidates.map((artifact) => artifact.source).join(', ')}` : 'restore files with `restorable restore files`',
+    });
+  }
+  return candidates[0]!;
+}
+
+export async function restoreDatabase(request: RestoreDbRequest): Promise<RestoreDbOutcome> {
+  const setId = await resolveSetId(request.reader, request.set);
+  const manifest = await request.reader.readManifest(setId);
+  const artifact = chooseDatabaseArtifact(manifest, request.source);
+  const configured = request.loaded.config.sources[artifact.source];
+  if (!configured || configured.type !== artifact.type) {
+    throw new RestorableError(`source ${artifact.source} (${artifact.type}) of set ${setId} is not configured as a ${artifact.type} source any more`, {
+      code: 'USAGE',
+      remedy: 'restore with the configuration the set was made with, or restore the artifact by hand (gunzip < artifact | mysql DB)',
+    });
+  }
+  const prepared = prepareSource(artifact.source, configured, request.loaded.directory);
+  const started = performance.now();
+  if (artifact.type === 'mysql') {
+    return { ...(await restoreMysql(request, manifest, artifact, prepared.settings as ResolvedMysqlSource)), durationMs: Math.round(performance.now() - started) };
+  }
+  return { ...(await restoreSqlite(request, manifest, artifact, prepared.settings as ResolvedSqliteSource)), durationMs: Math.round(performance.now() - started) };
+}
+
+async function restoreMysql(request: RestoreDbRequest, manifest: Manifest, artifact: ArtifactRecord, settings: ResolvedMysqlSource): Promise<Omit<RestoreDbOutcome, 'durationMs'>> {
+  const { connection } = settings;
+  const where = { source: artifact.source };
+  const into = request.into ?? `${connection.database}_restored_${manifest.setId.replace(/\D/g, '').slice(0, 14)}`;
+  const target = `database ${into} at ${describeEndpoint(connection)}`;
+  const existing = await inspectTargetDatabase(connection, into, where);
+  if (existing.exists && existing.objectCount > 0) {
+    await confirmOverwrite(request, into, `${target} is not empty (${existing.objectCount} tables, views, routines or events)`);
+    // Nothing goes into a live database before the whole artifact proved intact.
+    await checkArtifactIntact(request.reader, artifact);
+  }
+  request.reporter.step(`restoring ${artifact.source} of set ${manifest.setId} into ${target}${existing.exists ? '' : ' (new)'}`);
+  if (!existing.exists) await createDatabase(connection, into, where);
+  const scratch = await mkdtemp(resolve(request.loaded.repositoryPath, '.restorable', 'restore-'));
+  try {
+    const counter = new ByteCounter((bytes) => request.reporter.progress(artifact.source, bytes));
+    const hash = new HashingPassThrough();
+    const input = await request.reader.openArtifact(artifact.path);
+    const sql = input.pipe(hash).pipe(createGunzip()).pipe(counter);
+    input.on('error', (error) => sql.destroy(error));
+    await loadDump({ connection, database: into, sql, scratchDir: scratch, where, signal: request.signal });
+    assertHash(artifact, hash);
+    return { setId: manifest.setId, source: artifact.source, type: artifact.type, target, created: !existing.exists, rawBytes: counter.byteCount };
+  } catch (error) {
+    if (!existing.exists) await dropDatabase(connection, into, where).catch(() => {});
+    throw await explainStreamFailure(request.reader, artifact, error);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function restoreSqlite(request: RestoreDbRequest, manifest: Manifest, artifact: ArtifactRecord, settings: ResolvedSqliteSource): Promise<Omit<RestoreDbOutcome, 'durationMs'>> {
+  const into = resolve(request.into ?? `${settings.databasePath}.restored-${manifest.setId}`);
+  const target = `file ${into}`;
+  const existingSize = await stat(into).then((info) => info.size, () => undefined);
+  if (existingSize !== undefined && existingSize > 0) await confirmOverwrite(request, into, `${target} exists and is not empty`);
+  request.reporter.step(`restoring ${artifact.source} of set ${manifest.setId} into ${target}`);
+  await ensurePrivateDir(dirname(into)).catch(() => {});
+  const partial = `${into}.partial`;
+  const counter = new ByteCounter((bytes) => request.reporter.progress(artifact.source, bytes));
+  const hash = new HashingPassThrough();
+  try {
+    await pipeline(await request.reader.openArtifact(artifact.path), hash, createGunzip(), counter, createWriteStream(partial, { mode: 0o600 }), { signal: request.signal });
+    assertHash(artifact, hash);
+    const handle = await openFile(partial, 'r');
+    await handle.sync();
+    await handle.close();
+    const copy = new Database(partial, { readonly: true, fileMustExist: true });
+    try {
+      const problems = (copy.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check).filter((line) => line !== 'ok');
+      if (problems.length) throw new RestorableError('the restored SQLite database fails its integrity check', { code: 'RESTORE_FAILED', details: problems.slice(0, 10) });
+    } finally {
+      copy.close();
+    }
+    // Atomic: the target is either the old file or the complete restored one.
+    await rename(partial, into);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw await explainStreamFailure(request.reader, artifact, error);
+  }
+  return { setId: manifest.setId, source: artifact.source, type: artifact.type, target, created: existingSize === undefined, rawBytes: counter.byteCount };
+}
+
+async function confirmOverwrite(request: RestoreDbRequest, name: string, problem: string): Promise<void> {
+  if (request.yes) return;
+  if (request.confirm) {
+    const typed = await request.confirm(`${problem}. Restoring will change it. Type its name (${name}) to go on: `);
+    if (typed.trim() === name) return;
+  }
+  throw new RestorableError(`${problem}; nothing was changed`, {
+    code: 'RESTORE_REFUSED',
+    remedy: 'restore into a new database with --into NEW (the default), or pass --yes to restore onto it',
+  });
+}
+
+/**
+ * When a restore stream fails, a damaged artifact is the likelier cause than
+ * whatever broke downstream: check the stored file, and report its damage if
+ * it has any; otherwise the original error stands.
+ */
+async function explainStreamFailure(reader: SetReader, artifact: ArtifactRecord, error: unknown): Promise<unknown> {
+  if (error instanceof RestorableError && error.code === 'ARTIFACT_DAMAGED') return error;
+  try {
+    await checkArtifactIntact(reader, artifact);
+  } catch (damage) {
+    if (damage instanceof RestorableError) return damage;
+    const gzip = describeGzipError(damage);
+    if (gzip) {
+      return new RestorableError(`${artifact.path} is damaged: ${gzip}`, {
+        code: 'ARTIFACT_DAMAGED',
+        where: { source: artifact.source, path: artifact.path },
+        remedy: 'restore from another set (`restorable list`) or an offsite copy; run `restorable verify --all`',
+      });
+    }
+  }
+  return error;
+}
+
+async function checkArtifactIntact(reader: SetReader, artifact: ArtifactRecord): Promise<void> {
+  const hash = new HashingPassThrough();
+  // Hash to the end first: a flipped byte is "sha256 differs", not an echo in gzip.
+  await pipeline(await reader.openArtifact(artifact.path), hash, async function* drain(source: AsyncIterable<Buffer>) {
+    for await (const _chunk of source) {
+      // reading is the check
+    }
+  });
+  assertHash(artifact, hash);
+  await pipeline(await reader.openArtifact(artifact.path), createGunzip(), async function* drain(source: AsyncIterable<Buffer>) {
+    for await (const _chunk of source) {
+      // decompressing to the end checks the gzip CRC and length
+    }
+  });
+}
+
+function assertHash(artifact: ArtifactRecord, hash: HashingPassThrough): void {
+  const actual = hash.digestHex();
+  if (actual !== artifact.sha256 || hash.byteCount !== artifact.sizeBytes) {
+    throw new RestorableError(`${artifact.path} is damaged: its sha256 differs from the manifest's`, {
+      code: 'ARTIFACT_DAMAGED',
+      where: { source: artifact.source, path: artifact.path },
+      details: [`expected ${artifact.sha256} (${artifact.sizeBytes} bytes)`, `got      ${actual} (${hash.byteCount} bytes)`],
+      remedy: 'restore from another set (`restorable list`) or an offsite copy; run `restorable verify --all`',
+    });
+  }
+}
+

@@ -1,0 +1,150 @@
+// Owns loading a dump back into a MySQL/MariaDB server: inspecting and
+// creating the target database, and streaming SQL into the stock client
+// (`mariadb` or `mysql`) with the credentials handed over the same named pipe
+// as the dump, never argv or environment. The client runs in batch mode, so it
+// stops at the first error and exits non-zero; any `ERROR` line on its stderr
+// fails the restore even if it exited 0.
+
+import { delimiter, isAbsolute, join } from 'node:path';
+import { access, constants as fsConstants } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { RestorableError, type ErrorWhere } from '../core/errors.ts';
+import { spawnStream } from '../process/spawn-stream.ts';
+import { clientOptionFile, CredentialsPipe, dumpChildEnvironment } from './mysql-dump-tool.ts';
+import { describeEndpoint, scrubSecret, type MysqlConnection } from './mysql-connection.ts';
+import { MysqlSession } from './mysql-inventory.ts';
+
+const CLIENT_NAMES = ['mariadb', 'mysql'];
+
+export interface TargetDatabase {
+  exists: boolean;
+  /** Tables, views, routines, triggers and events already in it. */
+  objectCount: number;
+}
+
+export function quoteIdentifier(name: string): string {
+  return '`' + name.replaceAll('`', '``') + '`';
+}
+
+export async function inspectTargetDatabase(connection: MysqlConnection, database: string, where: ErrorWhere): Promise<TargetDatabase> {
+  const session = await MysqlSession.open(connection, where);
+  try {
+    const schemata = await session.query('SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database]);
+    if (schemata.length === 0) return { exists: false, objectCount: 0 };
+    const [row] = await session.query<{ n: number } & import('mysql2').RowDataPacket>(
+      `SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?)
+            + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?)
+            + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?) AS n`,
+      [database, database, database],
+    );
+    return { exists: true, objectCount: Number(row?.n ?? 0) };
+  } finally {
+    await session.close();
+  }
+}
+
+export async function createDatabase(connection: MysqlConnection, database: string, where: ErrorWhere): Promise<void> {
+  await runStatement(connection, `CREATE DATABASE ${quoteIdentifier(database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`, where, database);
+}
+
+export async function dropDatabase(connection: MysqlConnection, database: string, where: ErrorWhere): Promise<void> {
+  await runStatement(connection, `DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`, where, database);
+}
+
+/** Names of the databases whose name starts with `prefix` (for sweeping scratch databases). */
+export async function databasesWithPrefix(connection: MysqlConnection, prefix: string, where: ErrorWhere): Promise<string[]> {
+  const session = await MysqlSession.open(connection, where);
+  try {
+    const like = prefix.replaceAll('\\', '\\\\').replaceAll('_', '\\_').replaceAll('%', '\\%') + '%';
+    const rows = await session.query<{ SCHEMA_NAME: string } & import('mysql2').RowDataPacket>('SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?', [like]);
+    return rows.map((row) => row.SCHEMA_NAME);
+  } finally {
+    await session.close();
+  }
+}
+
+async function runStatement(connection: MysqlConnection, sql: string, where: ErrorWhere, database: string): Promise<void> {
+  const session = await MysqlSession.open(connection, where);
+  try {
+    await session.query(sql);
+  } catch (error) {
+    const denied = /denied/i.test((error as Error).message);
+    throw new RestorableError(`${sql.split(' ').slice(0, 2).join(' ')} ${database} failed at ${describeEndpoint(connection)}: ${(error as Error).message}`, {
+      code: denied ? 'MYSQL_ACCESS_DENIED' : 'MYSQL_QUERY_FAILED',
+      where,
+      remedy: denied
+        ? `let ${connection.user} create and drop that database, e.g. GRANT ALL ON ${quoteIdentifier(database.replaceAll('_', '\\_'))}.* TO '${connection.user}'@'%'; or restore with --into a database it may use`
+        : 'check the server log',
+      cause: error,
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+async function findClient(): Promise<string> {
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter((entry) => isAbsolute(entry))) {
+    for (const name of CLIENT_NAMES) {
+      const path = join(dir, name);
+      try {
+        await access(path, fsConstants.X_OK);
+        return path;
+      } catch {
+        // keep looking
+      }
+    }
+  }
+  throw new RestorableError('neither mariadb nor mysql (the client) is on PATH', {
+    code: 'CLIENT_TOOL_MISSING',
+    remedy: 'install the client: apt-get install mariadb-client (or default-mysql-client)',
+  });
+}
+
+export interface LoadDumpOptions {
+  connection: MysqlConnection;
+  database: string;
+  /** Plain SQL (already decompressed). */
+  sql: Readable;
+  scratchDir: string;
+  where: ErrorWhere;
+  signal?: AbortSignal;
+}
+
+/** Streams SQL into the client; rejects with the client's first error when anything failed. */
+export async function loadDump(options: LoadDumpOptions): Promise<void> {
+  const { connection, database, where } = options;
+  const client = await findClient();
+  const pipe = await CredentialsPipe.create(options.scratchDir, clientOptionFile(connection));
+  const spawned = spawnStream(
+    client,
+    [`--defaults-file=${pipe.path}`, '--batch', '--default-character-set=utf8mb4', '--max-allowed-packet=1G', '--binary-mode', '--', database],
+    { name: 'the mysql client', stdin: 'pipe', env: dumpChildEnvironment(process.env, connection.passwordEnvName) },
+  );
+  const delivered = pipe.deliverTo(spawned);
+  const onAbort = () => spawned.kill('interrupted');
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  spawned.stdout.resume();
+  try {
+    // The client exiting early (an SQL error) closes stdin: the feeding side then fails with EPIPE, which is the echo, not the cause.
+    const feeding = pipeline(options.sql, spawned.stdin!).catch((error: unknown) => error);
+    await Promise.all([spawned.completed, delivered]);
+    const fed = await feeding;
+    if (fed instanceof Error) throw fed;
+    const errors = spawned.stderrTail().split('\n').filter((line) => /^ERROR\b/.test(line));
+    if (errors.length > 0) throw new Error(errors[0]);
+  } catch (error) {
+    await pipe.remove();
+    const stderr = scrubSecret(spawned.stderrTail(), connection.password);
+    const firstError = stderr.split('\n').find((line) => /^ERROR\b/.test(line));
+    throw new RestorableError(`restoring into ${database} at ${describeEndpoint(connection)} failed: ${firstError ?? scrubSecret((error as Error).message, connection.password)}`, {
+      code: 'RESTORE_FAILED',
+      where,
+      details: stderr.trim() ? stderr.trim().split('\n').slice(-10) : [],
+      remedy: 'read the client error above; a dump of another server version may need the same version of the server',
+      cause: error,
+    });
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+}
