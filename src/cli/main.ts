@@ -16,6 +16,7 @@ import { registerMetricsCommand } from './metrics-command.ts';
 import { registerReportCommand } from './report-command.ts';
 import { registerVerifyCommand } from './verify-command.ts';
 import { registerRestoreCommand } from './restore-command.ts';
+import { registerDrillCommand } from './drill-command.ts';
 
 export interface GlobalOptions {
   config?: string;
@@ -58,6 +59,7 @@ export async function main(argv: string[], streams: Partial<Output> = {}): Promi
   registerReportCommand(program, output, run);
   registerVerifyCommand(program, output, run);
   registerRestoreCommand(program, output, run);
+  registerDrillCommand(program, output, run);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

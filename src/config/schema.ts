@@ -170,6 +170,32 @@ export const notifySchema = z
   })
   .describe('Notifications. A notifier that fails is logged and recorded; it never changes a backup outcome.');
 
+export const drillSchema = z
+  .strictObject({
+    queries: z
+      .array(
+        z.strictObject({
+          source: z.string().optional().describe('Database source to run it on (default: every database source).'),
+          sql: z.string().min(1).describe('A query returning one number in its first column, e.g. SELECT COUNT(*) FROM users.'),
+          min: z.number().optional().describe('The drill fails when the number is below this.'),
+          max: z.number().optional().describe('The drill fails when the number is above this.'),
+        }),
+      )
+      .default([])
+      .describe('Smoke queries run on each restored database.'),
+    mysql: z
+      .strictObject({
+        host: z.string().optional(),
+        port: port.optional(),
+        socket: z.string().optional(),
+        user: z.string().optional().describe('An account that may CREATE and DROP databases named restorable_drill_*.'),
+        ...secretSource,
+      })
+      .optional()
+      .describe('Where scratch databases are made (default: the source\'s own server and account).'),
+  })
+  .describe('Restore drills: every database restored into a scratch database, every file source into a scratch directory, compared with the facts recorded at backup time.');
+
 export const configSchema = z
   .strictObject({
     app: z
@@ -194,6 +220,7 @@ export const configSchema = z
     retention: retentionSchema.default({ daily: 14, weekly: 4, monthly: 3, timezone: 'UTC', make_space: false }),
     monitor: monitorSchema.default({ warn_after: '26h', critical_after: '48h', min_free: '10%' }),
     notify: notifySchema.default({ webhooks: [], repeat_after: '24h', report_day: 'sunday' }),
+    drill: drillSchema.default({ queries: [] }),
   })
   .describe('restorable configuration');
 
@@ -203,6 +230,7 @@ export type MysqlSourceConfig = z.infer<typeof mysqlSource>;
 export type SqliteSourceConfig = z.infer<typeof sqliteSource>;
 export type FilesSourceConfig = z.infer<typeof filesSource>;
 export type NotifyConfig = z.infer<typeof notifySchema>;
+export type DrillConfig = z.infer<typeof drillSchema>;
 export type NotifyEventName = (typeof notifyEventNames)[number];
 
 /** The JSON Schema for editors (`restorable config schema`). */

@@ -114,6 +114,8 @@ export interface LoadDumpOptions {
 /** Streams SQL into the client; rejects with the client's first error when anything failed. */
 export async function loadDump(options: LoadDumpOptions): Promise<void> {
   const { connection, database, where } = options;
+  // An abort that came before we listen would otherwise go unnoticed.
+  options.signal?.throwIfAborted();
   const client = await findClient();
   const pipe = await CredentialsPipe.create(options.scratchDir, clientOptionFile(connection));
   const spawned = spawnStream(
@@ -124,6 +126,7 @@ export async function loadDump(options: LoadDumpOptions): Promise<void> {
   const delivered = pipe.deliverTo(spawned);
   const onAbort = () => spawned.kill('interrupted');
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
   spawned.stdout.resume();
   try {
     // The client exiting early (an SQL error) closes stdin: the feeding side then fails with EPIPE, which is the echo, not the cause.

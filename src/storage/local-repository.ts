@@ -222,7 +222,7 @@ export class LocalRepository implements SetReader {
           }
         }
         await rm(journal, { force: true });
-      } else if (name.startsWith('scratch-')) {
+      } else if (name.startsWith('scratch-') || name.startsWith('drill-')) {
         await rm(join(stateDir, name), { recursive: true, force: true });
         removed.push(`${STATE_DIR}/${name}`);
       } else if (name.endsWith(PARTIAL_SUFFIX)) {
