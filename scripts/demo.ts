@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../src/sources/sqlite-database.ts';
 import { main } from '../src/cli/main.ts';
 
 const root = resolve(import.meta.dirname, '..', '.demo');
@@ -17,22 +17,20 @@ function makeApp(): void {
   mkdirSync(join(app, 'database'), { recursive: true });
   mkdirSync(join(app, 'storage/app/public/avatars'), { recursive: true });
   mkdirSync(join(app, 'storage/app/invoices/2026'), { recursive: true });
-  const database = new Database(join(app, 'database/database.sqlite'));
-  database.pragma('journal_mode = WAL');
+  const database = openSqlite(join(app, 'database/database.sqlite'));
+  database.exec('PRAGMA journal_mode = WAL');
   database.exec(`
     create table users (id integer primary key, name text not null, email text unique not null, created_at text);
     create table posts (id integer primary key, user_id integer references users(id), title text, body text);
     create index posts_user on posts(user_id);
     create view post_counts as select user_id, count(*) as posts from posts group by user_id;
   `);
-  const addUser = database.prepare('insert into users (name, email, created_at) values (?, ?, ?)');
-  const addPost = database.prepare('insert into posts (user_id, title, body) values (?, ?, ?)');
   database.transaction(() => {
     for (let i = 1; i <= 500; i++) {
-      addUser.run(`User ${i} Müller`, `user${i}@example.test`, new Date(Date.UTC(2026, 0, 1) + i * 3_600_000).toISOString());
-      for (let j = 0; j < 4; j++) addPost.run(i, `Post ${j} 📦`, 'Lorem ipsum dolor sit amet. '.repeat(20));
+      database.run('insert into users (name, email, created_at) values (?, ?, ?)', `User ${i} Müller`, `user${i}@example.test`, new Date(Date.UTC(2026, 0, 1) + i * 3_600_000).toISOString());
+      for (let j = 0; j < 4; j++) database.run('insert into posts (user_id, title, body) values (?, ?, ?)', i, `Post ${j} 📦`, 'Lorem ipsum dolor sit amet. '.repeat(20));
     }
-  })();
+  });
   database.close();
   for (let i = 1; i <= 20; i++) writeFileSync(join(app, `storage/app/public/avatars/user-${i}.jpg`), randomBytes(20_000 + i * 1000));
   for (let i = 1; i <= 10; i++) writeFileSync(join(app, `storage/app/invoices/2026/invoice-${i}.txt`), `Invoice ${i}\n`.repeat(200));

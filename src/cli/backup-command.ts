@@ -11,6 +11,7 @@ import { systemClock } from '../jobs/ports.ts';
 import { totalSizeBytes } from '../core/manifest.ts';
 import { createReporter, line, printJson, renderError, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
+import { interruptible } from './interrupt.ts';
 
 export function registerBackupCommand(program: Command, output: Output, run: ActionWrapper): void {
   program
@@ -23,12 +24,8 @@ export function registerBackupCommand(program: Command, output: Output, run: Act
       run(async (options) => {
         const loaded = loadConfig(locateConfig(options.config));
         const only = typeof options.only === 'string' ? options.only.split(',').map((name) => name.trim()).filter(Boolean) : undefined;
-        const interrupt = new AbortController();
-        const onSignal = (signal: NodeJS.Signals) => interrupt.abort(`interrupted by ${signal}`);
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        try {
-          const outcome = await runBackupAndNotify({ loaded, only, clock: systemClock, reporter: createReporter(output), signal: interrupt.signal });
+        return interruptible(async (signal) => {
+          const outcome = await runBackupAndNotify({ loaded, only, clock: systemClock, reporter: createReporter(output), signal: signal });
           if (output.json) {
             printJson(output, {
               status: outcome.status,
@@ -58,10 +55,7 @@ export function registerBackupCommand(program: Command, output: Output, run: Act
             line(output, outcome.warnings.length ? `${summary}, ${outcome.warnings.length} warning(s)` : summary);
           }
           return outcome.status === 'ok' ? ExitCode.OK : outcome.status === 'warning' ? ExitCode.WARNING : outcome.error?.exitCode ?? ExitCode.CRITICAL;
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-        }
+        });
       }),
     );
 }

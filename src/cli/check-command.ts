@@ -10,8 +10,7 @@
 import type { Command } from 'commander';
 import { asRestorableError, type RestorableError } from '../core/errors.ts';
 import { loadConfig, locateConfig, type LoadedConfig } from '../config/load.ts';
-import { createNotifier } from '../notify/notifier.ts';
-import { secretsOfSources } from '../sources/registry.ts';
+import { notifierForJob } from '../jobs/job-notifier.ts';
 import { runCheck, type CheckReport } from '../jobs/check.ts';
 import { systemClock } from '../jobs/ports.ts';
 import { formatPerfdata, oneLine, STATE_EXIT_CODE } from '../checks/check.ts';
@@ -47,15 +46,9 @@ export function registerCheckCommand(program: Command, output: Output, run: Acti
 
 /** Tells the configured channels when the state changed (or a bad state is due for a reminder). */
 async function announceStateChange(loaded: LoadedConfig, report: CheckReport, output: Output): Promise<void> {
-  const notifier = createNotifier(loaded.config.notify, {
-    configDir: loaded.directory,
-    repositoryRoot: loaded.repositoryPath,
-    job: loaded.config.app,
-    clock: systemClock,
-    secrets: secretsOfSources(loaded),
-    log: (level, message) => {
-      if (level !== 'info' && !output.json) output.err.write(`notification: ${message}\n`);
-    },
+  const notifier = notifierForJob(loaded, systemClock, (message) => {
+    if (!output.json) output.err.write(`notification: ${message}
+`);
   });
   if (notifier.channels.length === 0) return;
   const problems = report.checks.filter((check) => check.state !== 'OK').map((check) => `${check.state} ${check.name}: ${oneLine(check.summary)}${check.remedy ? ` - next: ${oneLine(check.remedy)}` : ''}`);

@@ -10,11 +10,11 @@ import { loadConfig, locateConfig } from '../config/load.ts';
 import { LocalRepository } from '../storage/local-repository.ts';
 import { runDrill } from '../jobs/drill.ts';
 import { systemClock } from '../jobs/ports.ts';
-import { createNotifier } from '../notify/notifier.ts';
-import { secretsOfSources } from '../sources/registry.ts';
+import { notifierForJob } from '../jobs/job-notifier.ts';
 import { formatSeconds } from '../core/units.ts';
 import { createReporter, line, printJson, renderError, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
+import { interruptible } from './interrupt.ts';
 
 export function registerDrillCommand(program: Command, output: Output, run: ActionWrapper): void {
   program
@@ -26,29 +26,19 @@ export function registerDrillCommand(program: Command, output: Output, run: Acti
     .action(
       run(async (options, set) => {
         const loaded = loadConfig(locateConfig(options.config));
-        const interrupt = new AbortController();
-        const onSignal = (signal: NodeJS.Signals) => interrupt.abort(`interrupted by ${signal}`);
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        try {
+        return interruptible(async (signal) => {
           const outcome = await runDrill({
             loaded,
             reader: new LocalRepository(loaded.repositoryPath),
             set: set as string,
             clock: systemClock,
             reporter: createReporter(output),
-            signal: interrupt.signal,
+            signal: signal,
           });
-          if (outcome.status === 'failed' && !interrupt.signal.aborted) {
-            const notifier = createNotifier(loaded.config.notify, {
-              configDir: loaded.directory,
-              repositoryRoot: loaded.repositoryPath,
-              job: loaded.config.app,
-              clock: systemClock,
-              secrets: secretsOfSources(loaded),
-              log: (level, message) => {
-                if (level !== 'info' && !output.json) output.err.write(`notification: ${message}\n`);
-              },
+          if (outcome.status === 'failed' && !signal.aborted) {
+            const notifier = notifierForJob(loaded, systemClock, (message) => {
+              if (!output.json) output.err.write(`notification: ${message}
+`);
             });
             await notifier.send({
               kind: 'drill_failed',
@@ -69,10 +59,7 @@ export function registerDrillCommand(program: Command, output: Output, run: Acti
             line(output, `drill ${outcome.status === 'ok' ? 'OK' : 'FAILED'}: set ${outcome.setId} ${outcome.status === 'ok' ? 'is proven restorable' : 'did not restore as recorded'}; restore time ${times}`);
           }
           return outcome.status === 'ok' ? ExitCode.OK : ExitCode.CRITICAL;
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-        }
+        });
       }),
     );
 }

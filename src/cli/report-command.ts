@@ -6,8 +6,7 @@ import { ExitCode, RestorableError } from '../core/errors.ts';
 import { loadConfig, locateConfig } from '../config/load.ts';
 import { gatherWeeklyReport, weeklyReportEvent, weeklyReportText } from '../jobs/report.ts';
 import { systemClock } from '../jobs/ports.ts';
-import { createNotifier } from '../notify/notifier.ts';
-import { secretsOfSources } from '../sources/registry.ts';
+import { notifierForJob } from '../jobs/job-notifier.ts';
 import { line, printJson, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
 
@@ -26,14 +25,7 @@ export function registerReportCommand(program: Command, output: Output, run: Act
         if (output.json) printJson(output, data);
         else output.out.write(weeklyReportText(data));
         if (!options.send) return ExitCode.OK;
-        const notifier = createNotifier(loaded.config.notify, {
-          configDir: loaded.directory,
-          repositoryRoot: loaded.repositoryPath,
-          job: loaded.config.app,
-          clock: systemClock,
-          secrets: secretsOfSources(loaded),
-          log: () => {},
-        });
+        const notifier = notifierForJob(loaded, systemClock, () => {});
         if (notifier.channels.length === 0) {
           throw new RestorableError('no notification channel is configured to send the report to', {
             code: 'USAGE',

@@ -13,6 +13,7 @@ import { LocalRepository } from '../storage/local-repository.ts';
 import { createReporter, line, printJson, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
 import { registerRestoreDbCommand } from './restore-db-command.ts';
+import { interruptible } from './interrupt.ts';
 
 /** Creates `restore` and its subcommands; returns the group so more can be added. */
 export function registerRestoreCommand(program: Command, output: Output, run: ActionWrapper): Command {
@@ -24,20 +25,6 @@ export function registerRestoreCommand(program: Command, output: Output, run: Ac
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-/** Runs `action` with SIGINT/SIGTERM turned into an abort of the restore (which then cleans up). */
-async function interruptible<T>(action: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const interrupt = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => interrupt.abort(new Error(`interrupted by ${signal}`));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    return await action(interrupt.signal);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
 }
 
 function registerRestoreFilesCommand(restore: Command, output: Output, run: ActionWrapper): void {

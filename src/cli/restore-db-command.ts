@@ -11,6 +11,7 @@ import { restoreDatabase } from '../jobs/restore-db.ts';
 import { formatBytes, formatSeconds } from '../core/units.ts';
 import { createReporter, line, printJson, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
+import { interruptible } from './interrupt.ts';
 
 export function registerRestoreDbCommand(restore: Command, output: Output, run: ActionWrapper): void {
   restore
@@ -26,11 +27,7 @@ export function registerRestoreDbCommand(restore: Command, output: Output, run: 
       run(async (options) => {
         const loaded = loadConfig(locateConfig(options.config));
         const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true && !output.json;
-        const interrupt = new AbortController();
-        const onSignal = (signal: NodeJS.Signals) => interrupt.abort(`interrupted by ${signal}`);
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        try {
+        return interruptible(async (signal) => {
           const outcome = await restoreDatabase({
             loaded,
             reader: new LocalRepository(loaded.repositoryPath),
@@ -40,15 +37,12 @@ export function registerRestoreDbCommand(restore: Command, output: Output, run: 
             yes: options.yes === true,
             confirm: interactive ? askOnTerminal : undefined,
             reporter: createReporter(output),
-            signal: interrupt.signal,
+            signal: signal,
           });
           if (output.json) printJson(output, { status: 'ok', ...outcome });
           else line(output, `restored ${outcome.source} of set ${outcome.setId} into ${outcome.target}: ${formatBytes(outcome.rawBytes)} in ${formatSeconds(outcome.durationMs)}`);
           return ExitCode.OK;
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-        }
+        });
       }),
     );
 }

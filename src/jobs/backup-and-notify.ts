@@ -7,12 +7,11 @@
 import { hostname } from 'node:os';
 import type { LoadedConfig } from '../config/load.ts';
 import { readRuns } from '../storage/run-history.ts';
-import { createNotifier } from '../notify/notifier.ts';
 import { backupStartedEvent, eventsForBackupOutcome } from '../notify/backup-events.ts';
 import { runBackup, type BackupOutcome } from './backup.ts';
 import { buildMetrics, writePrometheusTextfile } from './metrics.ts';
 import type { Clock, RunReporter } from './ports.ts';
-import { secretsOfSources } from '../sources/registry.ts';
+import { notifierForJob } from './job-notifier.ts';
 import { readNotifyState, writeNotifyState } from '../notify/state.ts';
 import type { Notifier } from '../notify/notifier.ts';
 import { gatherWeeklyReport, localDay, weeklyReportEvent } from './report.ts';
@@ -46,17 +45,7 @@ export interface BackupAndNotifyRequest {
 export async function runBackupAndNotify(request: BackupAndNotifyRequest): Promise<BackupOutcome> {
   const { loaded, clock, reporter } = request;
   const host = hostname();
-  const notifier = createNotifier(loaded.config.notify, {
-    configDir: loaded.directory,
-    repositoryRoot: loaded.repositoryPath,
-    job: loaded.config.app,
-    clock,
-    host,
-    secrets: secretsOfSources(loaded),
-    log: (level, message) => {
-      if (level !== 'info') reporter.warn(`notification: ${message}`);
-    },
-  });
+  const notifier = notifierForJob(loaded, clock, (message) => reporter.warn(`notification: ${message}`));
   // Read before the run: the run appends its own record.
   const previousRuns = await readRuns(loaded.repositoryPath).catch(() => []);
   // The start ping runs alongside the backup: an unreachable monitor must not delay it.

@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import Database from 'better-sqlite3';
+import { countRows, integrityProblems, openSqlite } from '../sources/sqlite-database.ts';
 import { asRestorableError, RestorableError } from '../core/errors.ts';
 import type { ArtifactRecord, Manifest } from '../core/manifest.ts';
 import type { LoadedConfig } from '../config/load.ts';
@@ -305,28 +305,24 @@ async function drillSqlite(request: DrillRequest, artifact: ArtifactRecord, scra
   const differences: string[] = [];
   if (hash.digestHex() !== artifact.sha256) differences.push(`${artifact.path}: sha256 differs from the manifest`);
   const compareStarted = performance.now();
-  const database = new Database(path, { readonly: true, fileMustExist: true });
+  const database = openSqlite(path, { readonly: true });
   let tables = 0;
   let queries = 0;
   try {
-    const problems = (database.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check).filter((line) => line !== 'ok');
+    const problems = integrityProblems(database);
     differences.push(...problems.slice(0, 10).map((problem) => `integrity check: ${problem}`));
     const rowCounts = (artifact.details.rowCounts ?? {}) as Record<string, number>;
     for (const [table, recorded] of Object.entries(rowCounts)) {
       tables++;
-      try {
-        const { n } = database.prepare(`select count(*) as n from "${table.replaceAll('"', '""')}"`).get() as { n: number };
-        if (n !== recorded) differences.push(`table ${table}: ${n} rows restored, ${recorded} recorded at backup time`);
-      } catch {
-        differences.push(`table ${table} is missing after the restore`);
-      }
+      const rows = countRows(database, table);
+      if (rows === undefined) differences.push(`table ${table} is missing after the restore`);
+      else if (rows !== recorded) differences.push(`table ${table}: ${rows} rows restored, ${recorded} recorded at backup time`);
     }
     for (const query of queriesFor(request.loaded.config.drill, artifact.source)) {
       queries++;
       let value: number | Error;
       try {
-        const row = database.prepare(query.sql).raw(true).get() as unknown[] | undefined;
-        value = Number(row?.[0]);
+        value = Number(database.firstValue(query.sql));
       } catch (error) {
         value = error as Error;
       }

@@ -10,7 +10,7 @@ import { mkdtemp, rename, rm, stat, open as openFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import Database from 'better-sqlite3';
+import { integrityProblems, openSqlite } from '../sources/sqlite-database.ts';
 import { RestorableError } from '../core/errors.ts';
 import type { ArtifactRecord, Manifest } from '../core/manifest.ts';
 import type { LoadedConfig } from '../config/load.ts';
@@ -141,9 +141,9 @@ async function restoreSqlite(request: RestoreDbRequest, manifest: Manifest, arti
     const handle = await openFile(partial, 'r');
     await handle.sync();
     await handle.close();
-    const copy = new Database(partial, { readonly: true, fileMustExist: true });
+    const copy = openSqlite(partial, { readonly: true });
     try {
-      const problems = (copy.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check).filter((line) => line !== 'ok');
+      const problems = integrityProblems(copy);
       if (problems.length) throw new RestorableError('the restored SQLite database fails its integrity check', { code: 'RESTORE_FAILED', details: problems.slice(0, 10) });
     } finally {
       copy.close();

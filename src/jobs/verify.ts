@@ -26,7 +26,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import Database from 'better-sqlite3';
+import { countRows, integrityProblems, openSqlite, type SqliteDatabase } from '../sources/sqlite-database.ts';
 import { Parser, type ReadEntry } from 'tar';
 import { asRestorableError, describeSystemError, RestorableError } from '../core/errors.ts';
 import type { ArtifactRecord, Manifest } from '../core/manifest.ts';
@@ -640,10 +640,10 @@ class SqliteCheck implements ContentCheck {
     if (this.head.length < SQLITE_HEADER.length) {
       return { passed: [], failures: [{ check: 'sqlite', message: `not an SQLite database: only ${this.bytes} byte(s)` }], facts };
     }
-    let database: Database.Database | undefined;
+    let database: SqliteDatabase | undefined;
     try {
-      database = new Database(this.copyPath!, { readonly: true, fileMustExist: true });
-      const problems = (database.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check).filter((line) => line !== 'ok');
+      database = openSqlite(this.copyPath!, { readonly: true });
+      const problems = integrityProblems(database);
       if (problems.length > 0) {
         return { passed: [], failures: [{ check: 'sqlite', message: `PRAGMA integrity_check failed: ${problems.slice(0, 3).join('; ')}` }], facts };
       }
@@ -670,14 +670,6 @@ class SqliteCheck implements ContentCheck {
 
   async dispose(): Promise<void> {
     if (this.scratchDir) await rm(this.scratchDir, { recursive: true, force: true });
-  }
-}
-
-function countRows(database: Database.Database, table: string): number | undefined {
-  try {
-    return (database.prepare(`select count(*) as n from "${table.replaceAll('"', '""')}"`).get() as { n: number }).n;
-  } catch {
-    return undefined;
   }
 }
 

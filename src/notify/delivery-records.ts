@@ -5,9 +5,10 @@
 // read these records to say "the last failure alert did not reach anyone".
 // Records carry redacted error texts only.
 
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { STATE_DIR } from '../storage/local-repository.ts';
+import { appendJsonLines, readJsonLines } from '../storage/json-lines-file.ts';
 import type { NotifyEventKind } from './events.ts';
 
 /** What one channel did with one event. */
@@ -34,28 +35,12 @@ export function notificationRecordsPath(repositoryRoot: string): string {
 export async function appendNotificationRecords(repositoryRoot: string, records: NotificationRecord[]): Promise<void> {
   if (records.length === 0) return;
   await ensureStateDir(repositoryRoot);
-  await appendFile(notificationRecordsPath(repositoryRoot), records.map((record) => JSON.stringify(record) + '\n').join(''), { mode: 0o600 });
+  await appendJsonLines(notificationRecordsPath(repositoryRoot), records);
 }
 
 /** All records, oldest first; a torn last line (crash mid-append) is skipped. */
 export async function readNotificationRecords(repositoryRoot: string): Promise<NotificationRecord[]> {
-  let text: string;
-  try {
-    text = await readFile(notificationRecordsPath(repositoryRoot), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  const records: NotificationRecord[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      records.push(JSON.parse(line) as NotificationRecord);
-    } catch {
-      // torn line: skip it, keep the rest
-    }
-  }
-  return records;
+  return readJsonLines<NotificationRecord>(notificationRecordsPath(repositoryRoot));
 }
 
 /**

@@ -8,7 +8,7 @@
 import { createReadStream } from 'node:fs';
 import { access, constants as fsConstants, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { countRows, integrityProblems, isSqliteBusy, openSqlite, sqliteEngineName, type SqliteDatabase } from './sqlite-database.ts';
 import { RestorableError } from '../core/errors.ts';
 import type { PreflightReport, ProducedArtifact, SourceContext, SourceDriver, SourceFacts } from './source.ts';
 
@@ -35,8 +35,8 @@ export const sqliteSource: SourceDriver<ResolvedSqliteSource> = {
     }
     const database = openReadOnly(databasePath, context);
     try {
-      const version = (database.prepare('select sqlite_version() as version').get() as { version: string }).version;
-      return { notes: [`SQLite ${version}, ${databasePath}`], warnings: [] };
+      const version = database.get<{ version: string }>('select sqlite_version() as version')!.version;
+      return { notes: [`SQLite ${version} (${sqliteEngineName()}), ${databasePath}`], warnings: [] };
     } finally {
       database.close();
     }
@@ -67,12 +67,11 @@ async function copyOnline(databasePath: string, copyPath: string, busyTimeoutMs:
     await rm(copyPath, { force: true });
     const database = openReadOnly(databasePath, context);
     try {
-      database.pragma(`busy_timeout = ${Math.min(busyTimeoutMs, 5000)}`);
-      database.prepare('VACUUM INTO ?').run(copyPath);
+      database.exec(`PRAGMA busy_timeout = ${Math.min(busyTimeoutMs, 5000)}`);
+      database.run('VACUUM INTO ?', copyPath);
       return;
     } catch (error) {
-      const code = (error as { code?: string }).code ?? '';
-      const busy = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
+      const busy = isSqliteBusy(error);
       if (!busy || Date.now() >= giveUpAt || context.signal.aborted) {
         throw new RestorableError(`copying the SQLite database ${databasePath} failed: ${(error as Error).message}`, {
           code: busy ? 'SQLITE_LOCKED' : 'SQLITE_COPY_FAILED',
@@ -93,10 +92,9 @@ async function copyOnline(databasePath: string, copyPath: string, busyTimeoutMs:
 
 /** Integrity check and row counts on the copy: the facts a drill compares later. */
 function checkCopy(copyPath: string, context: SourceContext<ResolvedSqliteSource>): SourceFacts {
-  const copy = new Database(copyPath, { readonly: true, fileMustExist: true });
+  const copy = openSqlite(copyPath, { readonly: true });
   try {
-    const integrity = copy.pragma('integrity_check') as { integrity_check: string }[];
-    const problems = integrity.map((row) => row.integrity_check).filter((line) => line !== 'ok');
+    const problems = integrityProblems(copy);
     if (problems.length > 0) {
       throw new RestorableError(`the copy of the SQLite database failed its integrity check`, {
         code: 'SQLITE_CORRUPT',
@@ -105,19 +103,15 @@ function checkCopy(copyPath: string, context: SourceContext<ResolvedSqliteSource
         remedy: 'the live database may be damaged: run `sqlite3 <file> "PRAGMA integrity_check"` on it',
       });
     }
-    const tables = copy
-      .prepare("select name from sqlite_schema where type = 'table' and name not like 'sqlite_%' order by name")
-      .all() as { name: string }[];
+    const tables = copy.all<{ name: string }>("select name from sqlite_schema where type = 'table' and name not like 'sqlite_%' order by name");
     const rowCounts: Record<string, number> = {};
     for (const { name } of tables) {
-      rowCounts[name] = (copy.prepare(`select count(*) as n from "${name.replaceAll('"', '""')}"`).get() as { n: number }).n;
+      rowCounts[name] = countRows(copy, name) ?? 0;
     }
-    const objects = copy.prepare("select type, name from sqlite_schema where name not like 'sqlite_%' order by type, name").all() as {
-      type: string;
-      name: string;
-    }[];
-    const version = (copy.prepare('select sqlite_version() as version').get() as { version: string }).version;
-    const pageCount = copy.pragma('page_count', { simple: true }) as number;
+    // Spread into plain objects: node:sqlite rows have a null prototype.
+    const objects = copy.all<{ type: string; name: string }>("select type, name from sqlite_schema where name not like 'sqlite_%' order by type, name").map((row) => ({ ...row }));
+    const version = copy.get<{ version: string }>('select sqlite_version() as version')!.version;
+    const pageCount = Number(copy.firstValue('PRAGMA page_count'));
     if (pageCount <= 0) {
       throw new RestorableError('the copy of the SQLite database is empty (0 pages)', {
         code: 'SQLITE_COPY_FAILED',
@@ -130,6 +124,7 @@ function checkCopy(copyPath: string, context: SourceContext<ResolvedSqliteSource
       degraded: false,
       details: {
         sqliteVersion: version,
+        engine: sqliteEngineName(),
         databasePath: context.config.databasePath,
         pageCount,
         integrity: 'ok',
@@ -142,9 +137,9 @@ function checkCopy(copyPath: string, context: SourceContext<ResolvedSqliteSource
   }
 }
 
-function openReadOnly(databasePath: string, context: SourceContext<ResolvedSqliteSource>): Database.Database {
+function openReadOnly(databasePath: string, context: SourceContext<ResolvedSqliteSource>): SqliteDatabase {
   try {
-    return new Database(databasePath, { readonly: true, fileMustExist: true });
+    return openSqlite(databasePath, { readonly: true });
   } catch (error) {
     throw new RestorableError(`cannot open the SQLite database ${databasePath}: ${(error as Error).message}`, {
       code: 'SQLITE_MISSING',

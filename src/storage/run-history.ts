@@ -4,9 +4,9 @@
 // sizes and failures. Appends are small single writes; a torn last line
 // (power loss) is skipped when reading.
 
-import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { STATE_DIR } from './local-repository.ts';
+import { appendJsonLines, readJsonLines } from './json-lines-file.ts';
 
 export interface RunRecord {
   runId: string;
@@ -29,26 +29,10 @@ export function runHistoryPath(repositoryRoot: string): string {
 }
 
 export async function appendRun(repositoryRoot: string, record: RunRecord): Promise<void> {
-  await appendFile(runHistoryPath(repositoryRoot), JSON.stringify(record) + '\n', { mode: 0o600 });
+  await appendJsonLines(runHistoryPath(repositoryRoot), [record]);
 }
 
 /** All recorded runs, oldest first. */
 export async function readRuns(repositoryRoot: string): Promise<RunRecord[]> {
-  let text: string;
-  try {
-    text = await readFile(runHistoryPath(repositoryRoot), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  const runs: RunRecord[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      runs.push(JSON.parse(line) as RunRecord);
-    } catch {
-      // a torn line from a crash mid-append: skip it, keep the rest
-    }
-  }
-  return runs;
+  return readJsonLines<RunRecord>(runHistoryPath(repositoryRoot));
 }

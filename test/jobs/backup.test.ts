@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import Database from 'better-sqlite3';
+import { countRows, openSqlite } from '../../src/sources/sqlite-database.ts';
 import { tempDir } from '../support/temp.ts';
 import { runCli, startCli } from '../support/cli.ts';
 import { makeSampleApp, pseudoRandomBytes } from '../support/sample-app.ts';
@@ -51,8 +51,8 @@ test('a backup writes the seed layout, readable by gunzip, tar and sqlite, with 
   // The database copy restores with stock tools and holds every row.
   const restoredDb = join(app.root, 'restored.sqlite');
   execFileSync('sh', ['-c', `gunzip < "${dbArtifact}" > "${restoredDb}"`]);
-  const restored = new Database(restoredDb, { readonly: true });
-  assert.equal((restored.prepare('select count(*) as n from users').get() as { n: number }).n, 1000);
+  const restored = openSqlite(restoredDb, { readonly: true });
+  assert.equal(countRows(restored, 'users'), 1000);
   restored.close();
 
   // `cd DIR && tar -xzf` recreates the tree under its absolute path.

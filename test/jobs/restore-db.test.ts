@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import Database from 'better-sqlite3';
+import { countRows, openSqlite } from '../../src/sources/sqlite-database.ts';
 import { tempDir } from '../support/temp.ts';
 import { runCli } from '../support/cli.ts';
 import { makeSampleApp } from '../support/sample-app.ts';
@@ -47,8 +47,8 @@ test('sqlite: restores to a new file by default; refuses a non-empty target with
   const outcome = JSON.parse(restored.stdout);
   const path = outcome.target.replace(/^file /, '');
   assert.ok(path.startsWith(`${app.databasePath}.restored-`));
-  const copy = new Database(path, { readonly: true });
-  assert.equal((copy.prepare('select count(*) as n from users').get() as { n: number }).n, 1000);
+  const copy = openSqlite(path, { readonly: true });
+  assert.equal(countRows(copy, 'users'), 1000);
   copy.close();
 
   const target = join(app.root, 'existing.sqlite');

@@ -43,6 +43,7 @@ import type { IndexEntry } from '../../src/sources/files-index.ts';
 import { LOOKAHEAD_ENTRIES } from '../../src/sources/files-archive.ts';
 import { filesSource } from '../../src/sources/files.ts';
 import type { SourceContext, SourceFacts } from '../../src/sources/source.ts';
+import { describeTree, type DescribedEntry } from '../support/describe-tree.ts';
 
 const MiB = 1024 * 1024;
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -126,52 +127,6 @@ function warningsWith(facts: SourceFacts, code: string): SourceWarning[] {
   return facts.warnings.filter((warning) => warning.code === code);
 }
 
-interface DescribedEntry {
-  type: 'file' | 'dir' | 'symlink' | 'other';
-  mode: number;
-  size: number;
-  sha256?: string;
-  linkTarget?: string;
-  mtimeSeconds: number;
-  uid: number;
-  gid: number;
-  /** Files with more than one link: the smallest relative path sharing the inode. */
-  hardLinkGroup?: string;
-}
-
-/** Every entry under `root` (root itself as ""), by relative path, as an operator would compare them. */
-function describeTree(root: string): Map<string, DescribedEntry> {
-  const entries = new Map<string, DescribedEntry>();
-  const inodes = new Map<string, string[]>();
-  const pending = [''];
-  while (pending.length > 0) {
-    const relative = pending.pop()!;
-    const absolute = relative === '' ? root : join(root, relative);
-    const stats = lstatSync(absolute);
-    const type = stats.isFile() ? 'file' : stats.isDirectory() ? 'dir' : stats.isSymbolicLink() ? 'symlink' : 'other';
-    const entry: DescribedEntry = {
-      type,
-      mode: stats.mode & 0o7777,
-      size: type === 'file' ? stats.size : 0,
-      mtimeSeconds: Math.floor(stats.mtimeMs / 1000),
-      uid: stats.uid,
-      gid: stats.gid,
-    };
-    if (type === 'file') entry.sha256 = sha256(readFileSync(absolute));
-    if (type === 'symlink') entry.linkTarget = readlinkSync(absolute);
-    if (type === 'file' && stats.nlink > 1) {
-      const key = `${stats.dev}:${stats.ino}`;
-      inodes.set(key, [...(inodes.get(key) ?? []), relative]);
-    }
-    entries.set(relative, entry);
-    if (type === 'dir') for (const name of readdirSync(absolute)) pending.push(relative === '' ? name : `${relative}/${name}`);
-  }
-  for (const group of inodes.values()) {
-    const leader = [...group].sort()[0]!;
-    for (const member of group) entries.get(member)!.hardLinkGroup = leader;
-  }
-  return entries;
-}
 
 // ---------------------------------------------------------------------------
 // 1 + 2: the awkward tree, backed up once, checked by GNU tar and by the index

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/sources/sqlite-database.ts';
 
 export interface SampleApp {
   root: string;
@@ -41,13 +41,12 @@ export function makeSampleApp(root: string, options: SampleAppOptions = {}): Sam
   const repository = options.repository ?? join(root, 'backups');
   mkdirSync(join(root, 'app/database'), { recursive: true });
   mkdirSync(join(uploadsDir, 'public'), { recursive: true });
-  const database = new Database(databasePath);
-  database.pragma('journal_mode = WAL');
+  const database = openSqlite(databasePath);
+  database.exec('PRAGMA journal_mode = WAL');
   database.exec('create table users (id integer primary key, name text, email text)');
-  const insert = database.prepare('insert into users (name, email) values (?, ?)');
   database.transaction(() => {
-    for (let i = 0; i < 1000; i++) insert.run(`user ${i} 🙂`, `u${i}@example.test`);
-  })();
+    for (let i = 0; i < 1000; i++) database.run('insert into users (name, email) values (?, ?)', `user ${i} 🙂`, `u${i}@example.test`);
+  });
   database.close();
   writeFileSync(join(uploadsDir, 'public/readme.txt'), 'hello\n'.repeat(100));
   writeFileSync(join(uploadsDir, 'public/photo.jpg'), pseudoRandomBytes(options.uploadBytes ?? 50_000, 'photo'));
