@@ -92,6 +92,7 @@ interface MemberResult {
 }
 
 const FROM_LITERAL = 0;
+const SMALL_VIEW_BYTES = 4096;
 
 /** Part of an upstream chunk, and where it sits in its block. */
 interface InputSlice {
@@ -184,7 +185,9 @@ export class ParallelGzipStage extends Transform {
 
   override _read(size: number): void {
     super._read(size); // releases a write callback Transform itself may hold
-    this.pump();
+    // Readable calls _read before it takes the requested bytes out of the
+    // buffer: look again once it has, or the buffer would still look full.
+    process.nextTick(() => this.pump());
   }
 
   override _flush(callback: TransformCallback): void {
@@ -264,9 +267,9 @@ export class ParallelGzipStage extends Transform {
 
   private pushMember(parts: Buffer[]): void {
     this.stats.members++;
-    // The return value of push() is not needed: the in-flight budget bounds
-    // how much can be pushed ahead of a slow reader, and Transform itself
-    // holds our write callback while its readable side is over the high-water mark.
+    // The return value of push() is not needed: sendFilledBlock() sends no
+    // new block while the readable side is full, so at most the members
+    // already in flight can land on top of a slow reader.
     for (const part of parts) {
       this.stats.outputBytes += part.length;
       this.push(part);
@@ -360,13 +363,18 @@ function memberParts(result: MemberResult, input: InputSlice[]): Buffer[] {
       parts.push(Buffer.from(result.literal, offset, end - offset));
       continue;
     }
+    const views: Buffer[] = [];
     while (offset < end) {
       while (input[slice]!.blockOffset + input[slice]!.bytes.length <= offset) slice++;
       const { bytes, blockOffset } = input[slice]!;
       const take = Math.min(end, blockOffset + bytes.length) - offset;
-      parts.push(bytes.subarray(offset - blockOffset, offset - blockOffset + take));
+      views.push(bytes.subarray(offset - blockOffset, offset - blockOffset + take));
       offset += take;
     }
+    // A producer writing tiny chunks would turn one stored block (<= 64 KiB)
+    // into hundreds of pushes; one small copy is cheaper than that.
+    if (views.length > 8 && pieces[index + 2]! / views.length < SMALL_VIEW_BYTES) parts.push(Buffer.concat(views));
+    else parts.push(...views);
   }
   return parts;
 }
