@@ -9,5 +9,6 @@ import { diskCheck } from './disk.ts';
 import { integrityCheck } from './integrity.ts';
 import { lockCheck } from './lock.ts';
 import { scheduleCheck } from './schedule.ts';
+import { drillCheck } from './drill.ts';
 
-export const defaultChecks: readonly Check[] = [ageCheck, lastRunCheck, integrityCheck, diskCheck, lockCheck, scheduleCheck];
+export const defaultChecks: readonly Check[] = [ageCheck, lastRunCheck, integrityCheck, drillCheck, diskCheck, lockCheck, scheduleCheck];

@@ -110,6 +110,7 @@ export const monitorSchema = z
     min_free: freeSpace
       .default('10%')
       .describe('Minimum free space on the repository filesystem: `check` warns below it and is critical below half of it; `backup` refuses to start when the next set would leave less.'),
+    drill_max_age: duration('8d').default('8d').describe('Once drills are in use, `check` warns when the newest one is older than this.'),
     prometheus_textfile: z
       .string()
       .regex(/^\/.*\.prom$/, { message: 'expected an absolute path ending in .prom (node_exporter reads only those)' })
@@ -218,7 +219,7 @@ export const configSchema = z
       .describe('Compression of artifacts (gzip, readable by gunzip and tar -z).'),
     parallel: z.number().int().min(1).max(16).default(2).describe('How many sources run at once.'),
     retention: retentionSchema.default({ daily: 14, weekly: 4, monthly: 3, timezone: 'UTC', make_space: false }),
-    monitor: monitorSchema.default({ warn_after: '26h', critical_after: '48h', min_free: '10%' }),
+    monitor: monitorSchema.default({ warn_after: '26h', critical_after: '48h', min_free: '10%', drill_max_age: '8d' }),
     notify: notifySchema.default({ webhooks: [], repeat_after: '24h', report_day: 'sunday' }),
     drill: drillSchema.default({ queries: [] }),
   })

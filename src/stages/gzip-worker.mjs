@@ -189,8 +189,11 @@ function planRuns(block, minSavings) {
   if (minSavings === null) return [{ start: 0, end: block.length, deflate: true }];
   /** @type {{ start: number, end: number, deflate: boolean }[]} */
   const runs = [];
-  for (let start = 0; start < block.length; start += SEGMENT_BYTES) {
-    const end = Math.min(block.length, start + SEGMENT_BYTES);
+  for (let start = 0, end = 0; start < block.length; start = end) {
+    end = Math.min(block.length, start + SEGMENT_BYTES);
+    // A short tail joins the segment before it: a few hundred bytes are too
+    // few to estimate (5 random bytes look 60 % compressible).
+    if (block.length - end < SEGMENT_BYTES / 4) end = block.length;
     const deflate = minSavings !== Infinity && estimateSavings(block, start, end) >= minSavings;
     const previous = runs[runs.length - 1];
     if (previous && previous.deflate === deflate) previous.end = end;

@@ -36,6 +36,8 @@ test('a good set is proven restorable; the restore time is recorded and list sho
   const text = await runCli(['-c', app.configPath, 'list']);
   assert.match(text.stdout, /proven restorable \d{4}-\d{2}-\d{2} \d{2}:\d{2} \(restore \d+\.\d s\)/);
   assert.deepEqual(readdirSync(join(app.repository, '.restorable')).filter((name) => name.startsWith('drill-')), [], 'scratch directory removed');
+  const check = await runCli(['-c', app.configPath, 'check']);
+  assert.match(check.stdout, /^OK drill: set \S+ proven restorable \d+s ago \(restore \d+\.\d s\)$/m);
 });
 
 test('a smoke query below its minimum fails the drill, naming the query', async (t) => {
@@ -67,6 +69,9 @@ test('a flipped byte fails the drill naming the artifact, and the failure is ann
   assert.match(failed.differences.join('\n'), new RegExp(files.path.replace(/[.]/g, '\\.')));
   assert.ok(outcome.results.find((result: { source: string }) => result.source === 'db').ok, 'the other sources still drilled');
   const announced = receiver.requests.map((request) => JSON.parse(request.body));
+  const check = await runCli(['-c', app.configPath, 'check']);
+  assert.equal(check.code, 2, check.stdout);
+  assert.match(check.stdout, /^CRITICAL drill: the last restore drill \(set \S+, .* ago\) failed/m);
   assert.ok(announced.some((payload: { kind: string; event: { setId: string } }) => payload.kind === 'drill_failed' && payload.event.setId === manifest.setId), JSON.stringify(announced));
 });
 

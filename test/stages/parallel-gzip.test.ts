@@ -279,8 +279,13 @@ stage.on('data', (chunk) => {
   endless.unpipe(stage);
   endless.destroy();
   if (mode === 'destroy') {
+    // Hold the process until 'close' (and no longer): then only a leaked thread could keep it alive.
+    const deadline = setTimeout(() => { console.log('no close event'); process.exit(3); }, 15_000);
+    stage.on('close', () => {
+      clearTimeout(deadline);
+      console.log('closed with ' + stage.runningWorkerCount + ' workers running');
+    });
     stage.destroy();
-    stage.on('close', () => console.log('closed with ' + stage.runningWorkerCount + ' workers running'));
   } else {
     stage.pause(); // abandoned: neither ended nor destroyed
     stage.removeAllListeners('data');

@@ -1,0 +1,53 @@
+// Owns the drill check: once restore drills are in use (configured smoke
+// queries, or any drill in the run history), the newest drill must have
+// passed and be younger than `monitor.drill_max_age` (default 8d: a weekly
+// drill with a day of slack). A backup nobody has proven restorable lately is
+// a risk the monitor should name; before the first drill, it says how to start.
+
+import { parseDurationMs } from '../config/schema.ts';
+import { formatAge, type Check } from './check.ts';
+
+export const drillCheck: Check = async (context) => {
+  const drills = context.runs.filter((run) => run.command === 'drill');
+  const last = drills[drills.length - 1];
+  const configured = context.config.drill.queries.length > 0;
+  if (!last) {
+    if (!configured) return [];
+    return [{ name: 'drill', state: 'WARNING', summary: 'drills are configured but none has run yet', remedy: 'run `restorable drill` (and schedule it weekly)', perfdata: [] }];
+  }
+  const maxAgeMs = parseDurationMs(context.config.monitor.drill_max_age);
+  const ageMs = context.now.getTime() - new Date(last.finishedAt).getTime();
+  const perfdata = [{ label: 'drill_age', value: Math.round(ageMs / 1000), unit: 's' as const, warn: String(Math.round(maxAgeMs / 1000)), min: 0 }];
+  const restoreSeconds = (last.details?.restoreSeconds ?? {}) as Record<string, number>;
+  const total = Object.values(restoreSeconds).reduce((sum, seconds) => sum + seconds, 0);
+  if (last.status === 'failed') {
+    return [
+      {
+        name: 'drill',
+        state: 'CRITICAL',
+        summary: `the last restore drill (set ${last.setId ?? '?'}, ${formatAge(ageMs)} ago) failed${last.error ? `: ${last.error.message}` : ': the restored data differed from the backup'}`,
+        remedy: 'read `restorable drill --json` output or the run history, fix the cause, then run `restorable drill` again',
+        perfdata,
+      },
+    ];
+  }
+  if (ageMs > maxAgeMs) {
+    return [
+      {
+        name: 'drill',
+        state: 'WARNING',
+        summary: `the last restore drill passed but is ${formatAge(ageMs)} old (monitor.drill_max_age ${context.config.monitor.drill_max_age})`,
+        remedy: 'run `restorable drill` (and schedule it weekly)',
+        perfdata,
+      },
+    ];
+  }
+  return [
+    {
+      name: 'drill',
+      state: 'OK',
+      summary: `set ${last.setId ?? '?'} proven restorable ${formatAge(ageMs)} ago (restore ${total.toFixed(1)} s)`,
+      perfdata: [...perfdata, { label: 'restore_time', value: Math.round(total * 10) / 10, unit: 's' as const, min: 0 }],
+    },
+  ];
+};
