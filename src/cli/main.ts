@@ -4,7 +4,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { ExitCode, RestorableError } from '../core/errors.ts';
-import { RESTORABLE_VERSION } from '../jobs/version.ts';
+import { restorableVersion } from '../jobs/version.ts';
 import { renderError, renderUnexpected, type Output } from './render.ts';
 import { registerBackupCommand } from './backup-command.ts';
 import { registerListCommand } from './list-command.ts';
@@ -32,7 +32,7 @@ export async function main(argv: string[], streams: Partial<Output> = {}): Promi
   const output: Output = { json: wantsJson, out: streams.out ?? process.stdout, err: streams.err ?? process.stderr };
   const program = new Command('restorable')
     .description('Backups for web-application servers, each one proven restorable.')
-    .version(RESTORABLE_VERSION, '-V, --version')
+    .version(restorableVersion(), '-V, --version')
     .option('-c, --config <file>', 'configuration file (default: $RESTORABLE_CONFIG, ./restorable.yml, /etc/restorable/restorable.yml)')
     .option('--json', 'machine-readable output')
     .exitOverride()

@@ -21,7 +21,7 @@ import { acquireJobLock } from '../storage/job-lock.ts';
 import { appendRun, type RunRecord } from '../storage/run-history.ts';
 import { openRunLog, type RunLog } from './run-log.ts';
 import type { Clock, RunReporter } from './ports.ts';
-import { RESTORABLE_VERSION } from './version.ts';
+import { restorableVersion } from './version.ts';
 import { formatBytes, formatSeconds } from '../core/units.ts';
 import { ensureRoomForNextSet } from './disk-space.ts';
 import { runPrune } from './prune.ts';
@@ -158,7 +158,7 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
       job: config.app,
       runId: randomUUID(),
       host: hostname(),
-      restorableVersion: RESTORABLE_VERSION,
+      restorableVersion: restorableVersion(),
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       durationMs: Math.round(performance.now() - started),

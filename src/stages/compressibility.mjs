@@ -66,7 +66,11 @@ export function estimateSavings(bytes, start, end) {
   // about 0.045 bits short of 8, which would look like 0.6 % savings and make
   // small thresholds meaningless.
   bitsPerByte += (distinctBytes - 1) / (2 * sampled * Math.LN2);
-  return Math.max(0, 1 - Math.min(8, bitsPerByte) / 8);
+  // Fewer than 256 bytes cannot show 8 bits of entropy: judge them against
+  // the most they could show (5 distinct bytes out of 5 are as random as it gets).
+  const mostBitsPossible = Math.min(8, Math.log2(sampled));
+  if (mostBitsPossible <= 0) return 0;
+  return Math.max(0, 1 - Math.min(mostBitsPossible, bitsPerByte) / mostBitsPossible);
 }
 
 /**
