@@ -138,10 +138,14 @@ export function checkTargets(summaries: OperationSummary[], pairs: PairMeasureme
   const restoreDb = find('restoreDb');
   if (restoreDb) checks.push({ target: 'restore db wall <= 1.1x seed', measured: `wall ${ratio(restoreDb.medianWallRatio)}`, pass: restoreDb.medianWallRatio <= 1.1 });
   if (pairs.length > 0) {
-    const worst = pairs.reduce((top, pair) => (pair.restorable.peakRssBytes > top.restorable.peakRssBytes ? pair : top));
+    const worstOf = (candidates: PairMeasurement[]) => candidates.reduce((top, pair) => (pair.restorable.peakRssBytes > top.restorable.peakRssBytes ? pair : top));
+    const worst = worstOf(pairs);
+    const backups = pairs.filter((pair) => pair.operation === 'fullBackup' || pair.operation === 'dbOnly');
+    // Graded on every command; the backups' own peak is named too, since the speed issue is about backups.
+    const backupNote = backups.length && worst.operation !== 'fullBackup' && worst.operation !== 'dbOnly' ? `; backups alone: max ${mib(worstOf(backups).restorable.peakRssBytes)} MiB` : '';
     checks.push({
       target: 'restorable peak RSS <= 200 MiB (every command, every round)',
-      measured: `max ${mib(worst.restorable.peakRssBytes)} MiB (${OPERATION_TITLES[worst.operation]}, round ${worst.round})`,
+      measured: `max ${mib(worst.restorable.peakRssBytes)} MiB (${OPERATION_TITLES[worst.operation]}, round ${worst.round})${backupNote}`,
       pass: worst.restorable.peakRssBytes <= RSS_LIMIT_BYTES,
     });
   }

@@ -386,7 +386,8 @@ async function measure(bench: Bench, argv: string[], label: string, okExitCodes?
 async function withServerCpu(bench: Bench, run: () => Promise<SideMeasurement>): Promise<SideMeasurement> {
   const before = processCpuSeconds(bench.mariadb.pid);
   const side = await run();
-  return { ...side, serverCpuSeconds: processCpuSeconds(bench.mariadb.pid) - before };
+  // Clock ticks are 1/100 s: round away the float residue of the subtraction.
+  return { ...side, serverCpuSeconds: Math.round((processCpuSeconds(bench.mariadb.pid) - before) * 100) / 100 };
 }
 
 function sideOf(measured: Measurement): SideMeasurement {
