@@ -213,10 +213,21 @@ export const configSchema = z
       .describe('What to back up, by name. Each name becomes a directory of the repository (db, files, config).'),
     compression: z
       .strictObject({
-        level: z.number().int().min(1).max(9).default(6).describe('gzip level (1 fastest, 9 smallest).'),
+        level: z.number().int().min(1).max(9).default(6).describe('gzip level for what is deflated (1 fastest, 9 smallest).'),
+        workers: z.number().int().min(1).max(64).optional().describe('Threads that deflate (default: 2, or 1 on a single core).'),
+        store_incompressible: z
+          .boolean()
+          .default(true)
+          .describe('Store (not deflate) stretches that would not compress: photos, videos, archives. Decided by content, never by file name. The file stays one standard gzip.'),
+        min_savings: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(0.03)
+          .describe('A 64 KiB stretch is deflated only when it is estimated to shrink by at least this fraction.'),
       })
-      .default({ level: 6 })
-      .describe('Compression of artifacts (gzip, readable by gunzip and tar -z).'),
+      .default({ level: 6, store_incompressible: true, min_savings: 0.03 })
+      .describe('Compression of artifacts: gzip members made in parallel (as pigz does), readable by gunzip, tar -z and the seed\'s restore commands.'),
     parallel: z.number().int().min(1).max(16).default(2).describe('How many sources run at once.'),
     retention: retentionSchema.default({ daily: 14, weekly: 4, monthly: 3, timezone: 'UTC', make_space: false }),
     monitor: monitorSchema.default({ warn_after: '26h', critical_after: '48h', min_free: '10%', drill_max_age: '8d' }),

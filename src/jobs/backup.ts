@@ -14,7 +14,8 @@ import { MANIFEST_FORMAT, MANIFEST_VERSION, type ArtifactRecord, type Manifest, 
 import type { LoadedConfig } from '../config/load.ts';
 import { prepareSource, type PreparedSource } from '../sources/registry.ts';
 import type { SourceContext, SourceFacts } from '../sources/source.ts';
-import { gzipStage } from '../stages/gzip.ts';
+import { createGzipStage } from '../stages/parallel-gzip.ts';
+import type { Config } from '../config/schema.ts';
 import { ByteCounter } from '../stages/hash.ts';
 import { LocalRepository } from '../storage/local-repository.ts';
 import { acquireJobLock } from '../storage/job-lock.ts';
@@ -122,7 +123,7 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
     await inParallel(sources, config.parallel, async (source) => {
       if (abort.signal.aborted) return;
       try {
-        const record = await backUpSource(source, setId, repository, contextFor(source), config.compression.level, reporter, written, (reason) => {
+        const record = await backUpSource(source, setId, repository, contextFor(source), config.compression, reporter, written, (reason) => {
           if (!firstFailure && !isAbortEcho(reason, abort.signal)) {
             firstFailure = asRestorableError(reason, 'SOURCE_FAILED').locatedAt({ job: config.app, source: source.name });
           }
@@ -221,6 +222,16 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
   }
 }
 
+/** The compression stage of an artifact: parallel gzip members, incompressible stretches stored. */
+function compressor(compression: Config['compression']) {
+  return createGzipStage({
+    level: compression.level,
+    workers: compression.workers,
+    storeIncompressible: compression.store_incompressible,
+    minSavings: compression.min_savings,
+  });
+}
+
 /** The history is for monitoring: failing to write it must not change the run's outcome. */
 async function recordRun(root: string, record: RunRecord, warn: (message: string) => void): Promise<void> {
   try {
@@ -236,7 +247,7 @@ async function backUpSource(
   setId: string,
   repository: LocalRepository,
   context: SourceContext<unknown>,
-  level: number,
+  compression: Config['compression'],
   reporter: RunReporter,
   written: string[],
   abortRun: (reason: unknown) => void,
@@ -246,7 +257,7 @@ async function backUpSource(
   const produced = await source.driver.produce(context);
   const rawCounter = new ByteCounter((bytes) => reporter.progress(source.name, bytes));
   written.push(path);
-  const writing = repository.writePartial(path, produced.stream, [rawCounter, gzipStage(level)], context.signal);
+  const writing = repository.writePartial(path, produced.stream, [rawCounter, compressor(compression)], context.signal);
   // Whichever side fails first aborts the run, which makes the driver stop its
   // producer: a dead consumer must not leave a child blocked on a full pipe.
   // Then wait for both sides to settle, so nothing outlives the run.
@@ -273,7 +284,7 @@ async function backUpSource(
     warnings: facts.warnings,
     details: { ...facts.details, degraded: facts.degraded },
   };
-  if (facts.indexFile) record.index = await writeIndex(source, setId, repository, facts, level, written, context.signal);
+  if (facts.indexFile) record.index = await writeIndex(source, setId, repository, facts, compression, written, context.signal);
   record.durationMs = Math.round(performance.now() - started);
   return record;
 }
@@ -283,13 +294,13 @@ async function writeIndex(
   setId: string,
   repository: LocalRepository,
   facts: SourceFacts,
-  level: number,
+  compression: Config['compression'],
   written: string[],
   signal: AbortSignal,
 ): Promise<ArtifactRecord['index']> {
   const path = indexPath(source.name, setId);
   written.push(path);
-  const file = await repository.writePartial(path, createReadStream(facts.indexFile!, { highWaterMark: 1024 * 1024 }), [gzipStage(level)], signal);
+  const file = await repository.writePartial(path, createReadStream(facts.indexFile!, { highWaterMark: 1024 * 1024 }), [compressor(compression)], signal);
   await rm(facts.indexFile!, { force: true });
   return { path, sizeBytes: file.sizeBytes, sha256: file.sha256, entries: facts.indexEntries ?? 0 };
 }
