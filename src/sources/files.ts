@@ -282,6 +282,9 @@ function toArchiveError(context: FilesContext, error: unknown): RestorableError 
 }
 
 function indexError(context: FilesContext, indexPath: string, error: unknown): RestorableError {
+  // A full disk reads the same wherever it strikes first: the archive, the index or the artifact.
+  const system = describeSystemError(error, indexPath);
+  if (system) return system.locatedAt({ source: context.sourceName });
   return new RestorableError(`writing the entry index ${indexPath} failed: ${(error as Error)?.message ?? String(error)}`, {
     code: 'FILES_INDEX_FAILED',
     where: { source: context.sourceName, path: indexPath },

@@ -325,7 +325,8 @@ test('options are checked when the stage is made', () => {
   assert.throws(() => createGzipStage({ level: 10 }), /level must be an integer from 0 to 9/);
   assert.throws(() => createGzipStage({ level: 6, workers: 0 }), /workers must be an integer/);
   assert.throws(() => createGzipStage({ level: 6, blockBytes: 1000 }), /blockBytes must be an integer/);
-  assert.throws(() => createGzipStage({ level: 6, minSavings: 1.5 }), /minSavings must be in \[0, 1\)/);
+  assert.throws(() => createGzipStage({ level: 6, minSavings: 1.5 }), /minSavings must be from 0 to 1/);
+  assert.throws(() => createGzipStage({ level: 6, minSavings: Number.NaN }), /minSavings must be from 0 to 1/);
   // Making a stage starts no thread: a worker starts with the first block.
   assert.equal(createGzipStage({ level: 6 }).runningWorkerCount, 0);
 });
