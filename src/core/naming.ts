@@ -18,12 +18,12 @@ export function dateOfSetId(setId: string): Date {
 }
 
 /**
- * The id for a run starting at `now`: its own second, or the next second no
- * existing set uses, so two runs in one second never overwrite each other.
+ * The id for a run starting at `now`: its own second, or the next second
+ * `isFree` accepts, so two runs in one second never overwrite each other.
  */
-export function nextFreeSetId(now: Date, taken: ReadonlySet<string>): string {
+export async function nextFreeSetId(now: Date, isFree: (setId: string) => boolean | Promise<boolean>): Promise<string> {
   let candidate = new Date(Math.floor(now.getTime() / 1000) * 1000);
-  while (taken.has(setIdFor(candidate))) candidate = new Date(candidate.getTime() + 1000);
+  while (!(await isFree(setIdFor(candidate)))) candidate = new Date(candidate.getTime() + 1000);
   return setIdFor(candidate);
 }
 

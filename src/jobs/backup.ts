@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { asRestorableError, RestorableError } from '../core/errors.ts';
-import { artifactPath, indexPath, setIdFor } from '../core/naming.ts';
+import { artifactPath, indexPath, nextFreeSetId } from '../core/naming.ts';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type ArtifactRecord, type Manifest, type SourceWarning } from '../core/manifest.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { prepareSource, type PreparedSource } from '../sources/registry.ts';
@@ -319,14 +319,10 @@ function selectSourceNames(request: BackupRequest): string[] {
 }
 
 /** The run's own second, or the next one no manifest or artifact uses. */
-async function chooseSetId(repository: LocalRepository, sources: PreparedSource[], startedAt: Date): Promise<string> {
-  let candidate = new Date(Math.floor(startedAt.getTime() / 1000) * 1000);
-  for (;;) {
-    const setId = setIdFor(candidate);
-    const paths = sources.map((source) => artifactPath(source.name, setId, `${source.driver.extension}.gz`));
-    if (await repository.isSetIdFree(setId, paths)) return setId;
-    candidate = new Date(candidate.getTime() + 1000);
-  }
+function chooseSetId(repository: LocalRepository, sources: PreparedSource[], startedAt: Date): Promise<string> {
+  return nextFreeSetId(startedAt, (setId) =>
+    repository.isSetIdFree(setId, sources.map((source) => artifactPath(source.name, setId, `${source.driver.extension}.gz`))),
+  );
 }
 
 async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {

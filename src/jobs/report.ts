@@ -10,6 +10,7 @@ import { LocalRepository } from '../storage/local-repository.ts';
 import { readRuns, type RunRecord } from '../storage/run-history.ts';
 import { filesystemSpace } from './disk-space.ts';
 import { formatBytes, formatSeconds } from '../core/units.ts';
+import { totalSizeBytes } from '../core/manifest.ts';
 import type { WeeklyReport } from '../notify/events.ts';
 
 const WEEK_MS = 7 * 86_400_000;
@@ -83,7 +84,7 @@ export async function gatherWeeklyReport(loaded: LoadedConfig, now: Date): Promi
     failures: backups.filter((run) => run.status === 'failed').map((run) => ({ at: run.startedAt, message: run.error?.message ?? 'unknown error' })),
     sources,
     completeSets: sets.length,
-    repositorySizeBytes: sets.reduce((sum, set) => sum + set.manifest.artifacts.reduce((s, a) => s + a.sizeBytes + (a.index?.sizeBytes ?? 0), 0), 0),
+    repositorySizeBytes: sets.reduce((sum, set) => sum + totalSizeBytes(set.manifest), 0),
     lastDrill: lastDrill
       ? {
           at: lastDrill.startedAt,

@@ -40,5 +40,3 @@ export function openRunLog(repositoryRoot: string, command: string, setId: strin
     close: () => destination.flushSync(),
   };
 }
-
-export const nullRunLog: RunLog = { path: '', info() {}, warn() {}, error() {}, close() {} };

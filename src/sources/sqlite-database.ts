@@ -30,7 +30,6 @@ interface NodeSqliteStatement {
   all(...params: unknown[]): unknown[];
   get(...params: unknown[]): unknown;
   run(...params: unknown[]): unknown;
-  setReturnArrays?(enabled: boolean): void;
 }
 interface NodeSqliteModule {
   DatabaseSync: new (path: string, options?: { readOnly?: boolean }) => { exec(sql: string): void; prepare(sql: string): NodeSqliteStatement; close(): void };
@@ -39,7 +38,6 @@ interface BetterSqliteStatement {
   all(...params: unknown[]): unknown[];
   get(...params: unknown[]): unknown;
   run(...params: unknown[]): unknown;
-  raw(enabled: boolean): BetterSqliteStatement;
 }
 type BetterSqliteConstructor = new (path: string, options?: { readonly?: boolean; fileMustExist?: boolean }) => {
   exec(sql: string): void;
@@ -82,8 +80,24 @@ export function isSqliteBusy(error: unknown): boolean {
   return /database (table )?is locked|database is busy/i.test(failure?.message ?? '');
 }
 
+/** What both engines share: exec, prepare(...).all/get/run, close. */
+interface EngineConnection {
+  exec(sql: string): void;
+  prepare(sql: string): { all(...params: unknown[]): unknown[]; get(...params: unknown[]): unknown; run(...params: unknown[]): unknown };
+  close(): void;
+}
+
 function openWithNodeSqlite(engine: NodeSqliteModule, path: string, options: OpenOptions): SqliteDatabase {
-  const database = new engine.DatabaseSync(path, { readOnly: options.readonly === true });
+  return wrap(new engine.DatabaseSync(path, { readOnly: options.readonly === true }));
+}
+
+function openWithBetterSqlite(path: string, options: OpenOptions): SqliteDatabase {
+  // Loaded only where it is used: on Node 24 this native module is never touched.
+  const BetterSqlite = createRequire(import.meta.url)('better-sqlite3') as BetterSqliteConstructor;
+  return wrap(new BetterSqlite(path, { readonly: options.readonly === true, fileMustExist: options.fileMustExist === true || options.readonly === true }));
+}
+
+function wrap(database: EngineConnection): SqliteDatabase {
   return {
     exec: (sql) => database.exec(sql),
     all: <Row>(sql: string, ...params: unknown[]) => database.prepare(sql).all(...params) as Row[],
@@ -92,26 +106,10 @@ function openWithNodeSqlite(engine: NodeSqliteModule, path: string, options: Ope
       database.prepare(sql).run(...params);
     },
     firstValue: (sql) => {
+      // Rows are objects on both engines; the first column is the first own value.
       const row = database.prepare(sql).get() as Record<string, unknown> | undefined;
       return row ? Object.values(row)[0] : undefined;
     },
-    transaction: (work) => inTransaction((sql) => database.exec(sql), work),
-    close: () => database.close(),
-  };
-}
-
-function openWithBetterSqlite(path: string, options: OpenOptions): SqliteDatabase {
-  // Loaded only where it is used: on Node 24 this native module is never touched.
-  const BetterSqlite = createRequire(import.meta.url)('better-sqlite3') as BetterSqliteConstructor;
-  const database = new BetterSqlite(path, { readonly: options.readonly === true, fileMustExist: options.fileMustExist === true || options.readonly === true });
-  return {
-    exec: (sql) => database.exec(sql),
-    all: <Row>(sql: string, ...params: unknown[]) => database.prepare(sql).all(...params) as Row[],
-    get: <Row>(sql: string, ...params: unknown[]) => database.prepare(sql).get(...params) as Row | undefined,
-    run: (sql, ...params) => {
-      database.prepare(sql).run(...params);
-    },
-    firstValue: (sql) => (database.prepare(sql).raw(true).get() as unknown[] | undefined)?.[0],
     transaction: (work) => inTransaction((sql) => database.exec(sql), work),
     close: () => database.close(),
   };

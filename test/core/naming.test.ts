@@ -11,8 +11,9 @@ test('set ids are UTC timestamps in the seed format and round-trip', () => {
   assert.equal(manifestPath('2026-01-31_03-00-00'), 'manifests/2026-01-31_03-00-00.json');
 });
 
-test('a taken second moves to the next free one', () => {
+test('a taken second moves to the next free one', async () => {
   const now = new Date('2026-01-31T03:00:00.500Z');
-  assert.equal(nextFreeSetId(now, new Set()), '2026-01-31_03-00-00');
-  assert.equal(nextFreeSetId(now, new Set(['2026-01-31_03-00-00', '2026-01-31_03-00-01'])), '2026-01-31_03-00-02');
+  const taken = new Set(['2026-01-31_03-00-00', '2026-01-31_03-00-01']);
+  assert.equal(await nextFreeSetId(now, () => true), '2026-01-31_03-00-00');
+  assert.equal(await nextFreeSetId(now, (setId) => !taken.has(setId)), '2026-01-31_03-00-02');
 });
