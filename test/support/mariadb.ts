@@ -2,17 +2,19 @@
 // (mariadb-install-db), its own unix socket and a free loopback port, grants
 // enabled (privilege tests need them), no option files read (--no-defaults),
 // so the machine's own server and its config are never touched. Removed on
-// stop(), and killed on process exit if a test run dies half-way.
+// stop(), and killed on process exit if a test run dies half-way. The
+// benchmark starts its server through here too (bench/private-mariadb.ts).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 
 const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 60_000;
 
 export interface PrivateMariadb {
   /** The unix socket: connect with `--socket` / mysql2 `socketPath`. */
@@ -34,10 +36,22 @@ export interface PrivateMariadb {
   kill(): Promise<void>;
   /** Starts the server again on the same data directory (after kill()). */
   restart(): Promise<void>;
+  /** mariadbd's pid (the benchmark reads the server's CPU time from /proc). */
+  pid(): number;
 }
 
-export async function startPrivateMariadb(): Promise<PrivateMariadb> {
-  const baseDir = mkdtempSync(join(tmpdir(), 'restorable-mariadb-'));
+export interface PrivateMariadbOptions {
+  /** Where the server lives (created); default a new temp dir. stop() removes it. */
+  baseDir?: string;
+  /** InnoDB buffer pool, default 128M (the benchmark uses 256M, as the performance baseline did). */
+  bufferPoolSize?: string;
+  /** In its own process group, so a Ctrl-C in the terminal reaches the caller, which stops the server cleanly. */
+  detached?: boolean;
+}
+
+export async function startPrivateMariadb(options: PrivateMariadbOptions = {}): Promise<PrivateMariadb> {
+  const baseDir = options.baseDir ?? mkdtempSync(join(tmpdir(), 'restorable-mariadb-'));
+  mkdirSync(baseDir, { recursive: true });
   const dataDir = join(baseDir, 'data');
   const socket = join(baseDir, 'mysqld.sock');
   const errorLog = join(baseDir, 'error.log');
@@ -75,13 +89,13 @@ export async function startPrivateMariadb(): Promise<PrivateMariadb> {
         '--skip-name-resolve',
         '--character-set-server=utf8mb4',
         '--collation-server=utf8mb4_general_ci',
-        '--innodb-buffer-pool-size=128M',
+        `--innodb-buffer-pool-size=${options.bufferPoolSize ?? '128M'}`,
         '--innodb-flush-log-at-trx-commit=2',
         '--innodb-doublewrite=0',
         '--event-scheduler=OFF',
         '--max-allowed-packet=256M',
       ],
-      { stdio: 'ignore' },
+      { stdio: 'ignore', detached: options.detached === true },
     );
     const exited = once(server, 'exit').then(() => {
       throw new Error(`mariadbd exited while starting: ${tail(errorLog)}`);
@@ -121,7 +135,10 @@ export async function startPrivateMariadb(): Promise<PrivateMariadb> {
     if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = once(running, 'exit');
     running.kill(signal);
+    // A clean shutdown that hangs (a huge buffer pool to flush) must not hang the caller.
+    const escalate = setTimeout(() => running.kill('SIGKILL'), STOP_TIMEOUT_MS);
     await exited;
+    clearTimeout(escalate);
   };
 
   return {
@@ -163,6 +180,7 @@ export async function startPrivateMariadb(): Promise<PrivateMariadb> {
       await stopServer('SIGTERM');
       await launch();
     },
+    pid: () => server!.pid!,
   };
 }
 
