@@ -6,7 +6,7 @@
 // "succeed" with 0 pages (see shared/notes/libraries-vetted.md §8).
 
 import { createReadStream } from 'node:fs';
-import { access, constants as fsConstants, rm, stat } from 'node:fs/promises';
+import { access, constants as fsConstants, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { countRows, integrityProblems, isSqliteBusy, openSqlite, sqliteEngineName, type SqliteDatabase } from './sqlite-database.ts';
 import { RestorableError } from '../core/errors.ts';
@@ -33,12 +33,21 @@ export const sqliteSource: SourceDriver<ResolvedSqliteSource> = {
         remedy: `check sources.${context.sourceName}.path (or DB_DATABASE in the .env)`,
       });
     }
-    const database = openReadOnly(databasePath, context);
+    // No lock is taken here: a writer may hold the database, and only the copy
+    // knows how long to wait (busy_timeout). The header says whether it is SQLite at all.
+    if (!(await hasSqliteHeader(databasePath))) {
+      throw new RestorableError(`${databasePath} is not an SQLite database (no "SQLite format 3" header)`, {
+        code: 'SQLITE_MISSING',
+        where: { source: context.sourceName, path: databasePath },
+        remedy: `check sources.${context.sourceName}.path (or DB_DATABASE in the .env)`,
+      });
+    }
+    const engine = openSqlite(':memory:');
     try {
-      const version = database.get<{ version: string }>('select sqlite_version() as version')!.version;
+      const version = engine.get<{ version: string }>('select sqlite_version() as version')!.version;
       return { notes: [`SQLite ${version} (${sqliteEngineName()}), ${databasePath}`], warnings: [] };
     } finally {
-      database.close();
+      engine.close();
     }
   },
 
@@ -134,6 +143,18 @@ function checkCopy(copyPath: string, context: SourceContext<ResolvedSqliteSource
     };
   } finally {
     copy.close();
+  }
+}
+
+async function hasSqliteHeader(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const header = Buffer.alloc(16);
+    const { bytesRead } = await handle.read(header, 0, 16, 0);
+    // An empty file is what SQLite itself creates before the first write: accept it, the copy will judge.
+    return bytesRead === 0 || header.toString('latin1') === 'SQLite format 3\0';
+  } finally {
+    await handle.close();
   }
 }
 
