@@ -20,6 +20,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import { estimateSavings, SEGMENT_BYTES } from './compressibility.mjs';
+import { collectYoungGarbage } from './young-garbage.mjs';
 
 const GZIP_HEADER_BYTES = 10;
 const GZIP_TRAILER_BYTES = 8;
@@ -235,27 +236,23 @@ export function crc32InJavaScript(bytes) {
 /** @type {(bytes: Uint8Array) => number} */
 export const crc32 = typeof zlib.crc32 === 'function' ? (bytes) => zlib.crc32(bytes) : crc32InJavaScript;
 
-// The thread side. parallel-gzip.ts sends { sequence, block: ArrayBuffer,
-// length } and gets back { sequence, block, literal, pieces, storedBytes,
-// deflatedBytes }; both ArrayBuffers are transferred, not copied, and the
-// block comes back so that the main thread can refill it (refilling a used
-// buffer costs about 0.05 ms per MiB; a fresh one page-faults for 1-5 ms).
+// The thread side. gzip-worker-pool.ts sends { block: ArrayBuffer, length,
+// level, minSavings, fault? } and gets back { block, literal, pieces,
+// storedBytes, deflatedBytes }, in the order the jobs were sent; both
+// ArrayBuffers are transferred, not copied, and the block goes back so that
+// its stage can refill it (refilling a used buffer costs about 0.05 ms per
+// MiB; a fresh one page-faults for 1-5 ms). The options travel with each job
+// because one pool serves every stage of the process.
 //
 // Failures are not caught here on purpose: an exception ends the thread and
-// reaches the stage as the worker's 'error' event, which fails the stream.
+// reaches the pool as the worker's 'error' event, which fails the jobs it held.
 if (!isMainThread && parentPort && workerData?.role === 'restorable-gzip-worker') {
   const port = parentPort;
-  /** @type {MemberOptions} */
-  const memberOptions = { level: workerData.level, minSavings: workerData.minSavings };
-  /** @type {{ throwAtBlock?: number, exitAtBlock?: number }} */
-  const faults = workerData.faults ?? {};
-  port.on('message', (/** @type {{ sequence: number, block: ArrayBuffer, length: number }} */ job) => {
-    if (faults.throwAtBlock === job.sequence) throw new Error(`injected fault: gzip worker throws at block ${job.sequence}`);
-    if (faults.exitAtBlock === job.sequence) process.exit(70);
-    const { literal, pieces, storedBytes, deflatedBytes } = encodeGzipMember(new Uint8Array(job.block, 0, job.length), memberOptions);
-    port.postMessage(
-      { sequence: job.sequence, block: job.block, literal: literal.buffer, pieces, storedBytes, deflatedBytes },
-      [literal.buffer, job.block],
-    );
+  port.on('message', (/** @type {{ block: ArrayBuffer, length: number, level: number, minSavings: number | null, fault?: 'throw' | 'exit' }} */ job) => {
+    if (job.fault === 'throw') throw new Error('injected fault: gzip worker throws');
+    if (job.fault === 'exit') process.exit(70);
+    const { literal, pieces, storedBytes, deflatedBytes } = encodeGzipMember(new Uint8Array(job.block, 0, job.length), job);
+    port.postMessage({ block: job.block, literal: literal.buffer, pieces, storedBytes, deflatedBytes }, [literal.buffer, job.block]);
+    collectYoungGarbage(); // see young-garbage.mjs: zlib's per-call garbage would otherwise pile up
   });
 }

@@ -18,17 +18,18 @@
 // callback, so upstream waits. Peak is a few blocks per in-flight slot (the
 // block, the input chunks it came from, its output), whatever the input size.
 //
-// Workers are started lazily (a 2 KB config artifact starts one), are unref'd
-// while idle (an abandoned stage cannot keep the process alive), and are
-// terminated when the stream ends or is destroyed. A worker that throws or
-// exits fails the stream: there is no retry, since a lost block cannot be
-// re-read from a stream.
+// The threads come from the process-wide pool (gzip-worker-pool.ts), shared
+// with the other artifacts being compressed at the same time. The stage uses
+// the pool from its first block until it ends or is destroyed. A worker that
+// throws or exits fails the stream: there is no retry, since a lost block
+// cannot be re-read from a stream.
 
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
-import { Worker } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
 import { RestorableError } from '../core/errors.ts';
+import { collectYoungGarbage } from './young-garbage.mjs';
+import { sharedGzipWorkerPool, type GzipWorkerPool, type MemberJob, type MemberResult } from './gzip-worker-pool.ts';
 
 export const DEFAULT_BLOCK_BYTES = 1024 * 1024;
 /**
@@ -51,12 +52,13 @@ export const DEFAULT_MIN_SAVINGS = 0.03;
 const MIN_BLOCK_BYTES = 64 * 1024;
 const MAX_BLOCK_BYTES = 64 * 1024 * 1024;
 const MAX_WORKERS = 64;
-const WORKER_URL = new URL('./gzip-worker.mjs', import.meta.url);
+/** The main thread collects its young garbage (read buffers, members sent back) after this many blocks; see young-garbage.mjs. */
+const BLOCKS_PER_COLLECTION = 8;
 
 export interface GzipStageOptions {
   /** zlib level 1-9 for what is deflated (0 stores everything). */
   level: number;
-  /** Worker threads; default min(2, available cores). */
+  /** Worker threads of the shared pool this stage asks for; default min(2, available cores). */
   workers?: number;
   /** Input bytes per gzip member; default 1 MiB (costs about 0.3 % of size on a SQL dump at -6: each member starts with an empty window). */
   blockBytes?: number;
@@ -81,23 +83,6 @@ export interface GzipStageStats {
   deflatedBytes: number;
 }
 
-interface BlockJob {
-  sequence: number;
-  block: ArrayBuffer;
-  length: number;
-}
-
-/** What a worker sends back; see EncodedMember in gzip-worker.mjs. */
-interface MemberResult {
-  sequence: number;
-  block: ArrayBuffer;
-  literal: ArrayBuffer;
-  /** Triples (source, offset, length): source 0 = literal, 1 = the block's input. */
-  pieces: number[];
-  storedBytes: number;
-  deflatedBytes: number;
-}
-
 const FROM_LITERAL = 0;
 const SMALL_VIEW_BYTES = 4096;
 
@@ -105,13 +90,6 @@ const SMALL_VIEW_BYTES = 4096;
 interface InputSlice {
   bytes: Buffer;
   blockOffset: number;
-}
-
-interface WorkerSlot {
-  worker: Worker;
-  /** Jobs sent and not yet answered. */
-  pending: number;
-  exited: boolean;
 }
 
 /** A Transform from raw bytes to a multi-member gzip file; see the module header. */
@@ -123,12 +101,14 @@ export class ParallelGzipStage extends Transform {
   readonly stats: GzipStageStats = { inputBytes: 0, outputBytes: 0, members: 0, storedBytes: 0, deflatedBytes: 0 };
 
   private readonly level: number;
-  private readonly workerLimit: number;
+  private readonly workers: number;
   private readonly blockBytes: number;
   private readonly maxInFlight: number;
-  private readonly workerData: { role: string; level: number; minSavings: number | null; faults: GzipStageOptions['faultInjection'] };
-
-  private readonly slots: WorkerSlot[] = [];
+  private readonly minSavings: number | null;
+  private readonly faults: NonNullable<GzipStageOptions['faultInjection']>;
+  private readonly pool: GzipWorkerPool = sharedGzipWorkerPool();
+  /** Between the first block sent and the end (or destruction) of the stream. */
+  private usingPool = false;
   /** Emptied blocks the workers gave back, ready to be refilled. */
   private readonly spareBlocks: ArrayBuffer[] = [];
   /** Members (as the buffers to push) that came back ahead of their turn. */
@@ -166,20 +146,16 @@ export class ParallelGzipStage extends Transform {
     requireInteger('blockBytes', blockBytes, MIN_BLOCK_BYTES, MAX_BLOCK_BYTES);
     if (!(minSavings >= 0 && minSavings <= 1)) throw new RangeError(`gzip stage: minSavings must be from 0 to 1, got ${minSavings}`);
     this.level = options.level;
-    this.workerLimit = workers;
+    this.workers = workers;
     this.blockBytes = blockBytes;
     this.maxInFlight = 2 * workers;
-    this.workerData = {
-      role: 'restorable-gzip-worker',
-      level: options.level,
-      minSavings: options.storeIncompressible === false ? null : minSavings,
-      faults: options.faultInjection,
-    };
+    this.minSavings = options.storeIncompressible === false ? null : minSavings;
+    this.faults = options.faultInjection ?? {};
   }
 
-  /** Worker threads started and not yet exited (tests check it reaches 0). */
+  /** Threads of the shared pool still running (tests check it reaches 0 once no stage uses the pool). */
   get runningWorkerCount(): number {
-    return this.slots.filter((slot) => !slot.exited).length;
+    return this.pool.runningWorkerCount;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -209,7 +185,7 @@ export class ParallelGzipStage extends Transform {
     this.finished.clear();
     this.inputOfBlock.clear();
     this.fillingInput = [];
-    this.stopAllWorkers().then(
+    this.stopUsingPool().then(
       () => callback(error),
       () => callback(error),
     );
@@ -257,7 +233,7 @@ export class ParallelGzipStage extends Transform {
       if (this.nextSequence === 0) this.pushMember([gzipSync(Buffer.alloc(0), { level: this.level })]); // empty input is one empty member, not an empty file
       const callback = this.flushCallback;
       this.flushCallback = null;
-      this.stopAllWorkers().then(
+      this.stopUsingPool().then(
         () => callback(),
         (error: unknown) => callback(error as Error),
       );
@@ -284,62 +260,44 @@ export class ParallelGzipStage extends Transform {
   }
 
   /**
-   * Sends the block being filled to the least busy worker; false if the
-   * in-flight budget is spent or the reader is behind. Both must be checked:
-   * pushing a member frees budget, and Transform only holds a write callback
-   * for a slow reader if the push happened during that very write, which ours
-   * (arriving from a worker) rarely do. _read() calls pump() again.
+   * Sends the block being filled to the pool; false if the in-flight budget
+   * is spent or the reader is behind. Both must be checked: pushing a member
+   * frees budget, and Transform only holds a write callback for a slow reader
+   * if the push happened during that very write, which ours (arriving from a
+   * worker) rarely do. _read() calls pump() again.
    */
   private sendFilledBlock(): boolean {
     if (this.nextSequence - this.nextToPush >= this.maxInFlight) return false;
     if (this.readableLength >= this.readableHighWaterMark) return false;
     const block = this.filling!;
-    const job: BlockJob = { sequence: this.nextSequence++, block: block.buffer as ArrayBuffer, length: this.filled };
-    this.inputOfBlock.set(job.sequence, this.fillingInput);
+    const sequence = this.nextSequence++;
+    if (sequence % BLOCKS_PER_COLLECTION === BLOCKS_PER_COLLECTION - 1) collectYoungGarbage();
+    const job: MemberJob = { block: block.buffer as ArrayBuffer, length: this.filled, level: this.level, minSavings: this.minSavings };
+    if (this.faults.throwAtBlock === sequence) job.fault = 'throw';
+    if (this.faults.exitAtBlock === sequence) job.fault = 'exit';
+    this.inputOfBlock.set(sequence, this.fillingInput);
     this.fillingInput = [];
     this.filling = null;
     this.filled = 0;
-    const slot = this.chooseWorker();
-    if (slot.pending++ === 0) slot.worker.ref();
-    slot.worker.postMessage(job, [job.block]);
+    if (!this.usingPool) {
+      this.usingPool = true;
+      this.pool.acquire(this.workers);
+    }
+    this.pool.submit(job, (error, result) => {
+      if (error) this.fail(error.message, error);
+      else this.onMemberDone(sequence, result!);
+    });
     return true;
   }
 
-  private chooseWorker(): WorkerSlot {
-    let best: WorkerSlot | undefined;
-    for (const slot of this.slots) if (!best || slot.pending < best.pending) best = slot;
-    if (best && (best.pending === 0 || this.slots.length >= this.workerLimit)) return best;
-    return this.startWorker();
-  }
-
-  private startWorker(): WorkerSlot {
-    // execArgv: [] keeps the worker off tsx's loader (inherited otherwise):
-    // the worker is plain JavaScript and starts faster and the same way on
-    // every Node version without it.
-    const worker = new Worker(WORKER_URL, { workerData: this.workerData, execArgv: [] });
-    const slot: WorkerSlot = { worker, pending: 0, exited: false };
-    this.slots.push(slot);
-    worker.on('message', (result: MemberResult) => this.onMemberDone(slot, result));
-    worker.on('error', (error: Error) => this.fail(`a gzip worker thread failed: ${error.message}`, error));
-    worker.on('messageerror', (error: Error) => this.fail(`a gzip worker sent an unreadable message: ${error.message}`, error));
-    worker.on('exit', (code: number) => {
-      slot.exited = true;
-      if (!this.stopping) this.fail(`a gzip worker thread exited unexpectedly (exit code ${code})`);
-    });
-    return slot;
-  }
-
-  private onMemberDone(slot: WorkerSlot, result: MemberResult): void {
-    // Idle workers must not keep the process alive; but once stopping, a late
-    // answer must not unref a worker whose exit we are waiting for.
-    if (--slot.pending === 0 && !this.stopping) slot.worker.unref();
-    if (this.destroyed) return;
+  private onMemberDone(sequence: number, result: MemberResult): void {
+    if (this.destroyed || this.stopping) return;
     this.stats.storedBytes += result.storedBytes;
     this.stats.deflatedBytes += result.deflatedBytes;
     this.spareBlocks.push(result.block);
-    const input = this.inputOfBlock.get(result.sequence)!;
-    this.inputOfBlock.delete(result.sequence);
-    this.finished.set(result.sequence, memberParts(result, input));
+    const input = this.inputOfBlock.get(sequence)!;
+    this.inputOfBlock.delete(sequence);
+    this.finished.set(sequence, memberParts(result, input));
     this.pump();
   }
 
@@ -359,14 +317,12 @@ export class ParallelGzipStage extends Transform {
     );
   }
 
-  private async stopAllWorkers(): Promise<void> {
+  /** Hands the pool back (the last stage out terminates its threads). */
+  private async stopUsingPool(): Promise<void> {
     this.stopping = true;
-    const running = this.slots.filter((slot) => !slot.exited);
-    // ref() first: the end of the stream waits for these exits, and an idle
-    // (unref'd) worker's exit would not keep the event loop alive to deliver
-    // it; the process could then exit with the pipeline still unsettled.
-    for (const slot of running) slot.worker.ref();
-    await Promise.all(running.map((slot) => slot.worker.terminate()));
+    if (!this.usingPool) return;
+    this.usingPool = false;
+    await this.pool.release();
   }
 }
 

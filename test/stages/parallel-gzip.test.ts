@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -200,6 +200,57 @@ test('a worker that throws fails the pipeline with an error and leaves no thread
     assert.equal(stage.runningWorkerCount, 0, `${JSON.stringify(faultInjection)}: every worker terminated`);
     assert.ok(stage.stats.members <= 3, `no member after the failed block was written (${stage.stats.members})`);
   }
+});
+
+test('stages running at once share one pool of threads, each output intact, and the pool stops with the last stage', async (t) => {
+  const dir = tempDir(t);
+  const inputs = [sqlText(3 * MiB, 7), mixedData(3 * MiB), randomBytes(2 * MiB)];
+  await compress(sqlText(256 * KiB), { blockBytes: SMALL_BLOCK }); // warm-up: whatever Node starts once is running
+  // Counted by the kernel, not by the stage: each worker is one OS thread of this process.
+  const osThreads = (): number => readdirSync('/proc/self/task').length;
+  const threadsBefore = osThreads();
+  const stages = inputs.map(() => createGzipStage({ level: 6, blockBytes: SMALL_BLOCK, workers: 2 }));
+  let mostThreads = 0;
+  const sampler = setInterval(() => (mostThreads = Math.max(mostThreads, osThreads() - threadsBefore)), 1);
+  const outputs = await Promise.all(
+    stages.map(async (stage, index) => {
+      const output: Buffer[] = [];
+      await pipeline(chunked(inputs[index]!, [40 * KiB]), stage, async function* (source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) output.push(chunk);
+      });
+      return Buffer.concat(output);
+    }),
+  );
+  clearInterval(sampler);
+  outputs.forEach((gz, index) => assertGunzipsTo(dir, gz, inputs[index]!, `shared pool stage ${index}`));
+  assert.ok(mostThreads >= 1 && mostThreads <= 2, `three stages asking for 2 workers each ran ${mostThreads} more threads, not up to 6`);
+  assert.equal(stages[0]!.runningWorkerCount, 0, 'the pool stopped when the last stage ended');
+});
+
+test('a worker dying under one stage fails that stage; a stage running beside it still completes', async (t) => {
+  const dir = tempDir(t);
+  const healthyInput = sqlText(4 * MiB, 3);
+  const healthy = createGzipStage({ level: 6, blockBytes: SMALL_BLOCK, workers: 2 });
+  const doomed = createGzipStage({ level: 6, blockBytes: SMALL_BLOCK, workers: 2, faultInjection: { exitAtBlock: 5 } });
+  const healthyOutput: Buffer[] = [];
+  const [healthyResult, doomedResult] = await Promise.allSettled([
+    pipeline(chunked(healthyInput, [40 * KiB]), healthy, async function* (source: AsyncIterable<Buffer>) {
+      for await (const chunk of source) healthyOutput.push(chunk);
+    }),
+    pipeline(chunked(mixedData(4 * MiB), [40 * KiB]), doomed, async function* (source: AsyncIterable<Buffer>) {
+      for await (const _chunk of source);
+    }),
+  ]);
+  assert.equal(doomedResult.status, 'rejected');
+  assert.match(String((doomedResult as PromiseRejectedResult).reason), /gzip worker thread exited unexpectedly/);
+  // The healthy stage may lose a block that sat in the dead thread's queue:
+  // then it fails too (the run fails as a whole, as it must); if it
+  // completed, its output must be exact.
+  if (healthyResult.status === 'fulfilled') assertGunzipsTo(dir, Buffer.concat(healthyOutput), healthyInput, 'beside a dying worker');
+  else assert.match(String(healthyResult.reason), /gzip worker thread exited unexpectedly/);
+  if (!doomed.closed) await once(doomed, 'close');
+  if (!healthy.closed) await once(healthy, 'close');
+  assert.equal(healthy.runningWorkerCount, 0, 'no thread left running');
 });
 
 test('memory stays bounded: a reader that does not read stops the writer after a few blocks', async () => {
