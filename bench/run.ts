@@ -86,6 +86,8 @@ interface Bench {
   method: MeasuringMethod;
   configFile: string;
   repository: string;
+  /** The same sources with `compression: zstd`, into a repository of its own. */
+  zstd: { configFile: string; repository: string };
   seedDir: string;
   restoreDir: string;
   log: (line: string) => void;
@@ -131,9 +133,9 @@ async function main(argv: string[]): Promise<number> {
   if (method !== 'gnu-time') {
     log('note: /usr/bin/time (Debian package `time`) is missing: CPU comes from bash `times`, peak RSS is sampled from /proc every 100 ms (apt-get install time for exact figures)');
   }
-  for (const tool of ['mariadb-install-db', 'mariadbd', 'mariadb', 'mysqldump', 'gzip', 'tar', 'bash', 'sync']) {
+  for (const tool of ['mariadb-install-db', 'mariadbd', 'mariadb', 'mysqldump', 'gzip', 'zstd', 'tar', 'bash', 'sync']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
-      process.stderr.write(`the benchmark needs ${tool} on PATH (Debian: mariadb-server, mariadb-client, gzip, tar, bash, coreutils)\n`);
+      process.stderr.write(`the benchmark needs ${tool} on PATH (Debian: mariadb-server, mariadb-client, gzip, zstd, tar, bash, coreutils)\n`);
       return 2;
     }
   }
@@ -159,6 +161,7 @@ async function main(argv: string[]): Promise<number> {
       mariadb,
       method,
       configFile: join(scratch, 'restorable.yml'),
+      zstd: { configFile: join(scratch, 'restorable-zstd.yml'), repository: join(scratch, 'repository-zstd') },
       repository: join(scratch, 'repository'),
       seedDir: join(scratch, 'seed'),
       restoreDir: join(scratch, 'restore'),
@@ -264,6 +267,9 @@ async function runRound(bench: Bench, round: number): Promise<PairMeasurement[]>
     const first = seedFirst ? await withServerCpu(bench, seed) : await withServerCpu(bench, restorable);
     const second = seedFirst ? await withServerCpu(bench, restorable) : await withServerCpu(bench, seed);
     const [seedSide, restorableSide] = seedFirst ? [first, second] : [second, first];
+    record(operation, seedSide, restorableSide);
+  };
+  const record = (operation: Operation, seedSide: SideMeasurement, restorableSide: SideMeasurement) => {
     const measured: PairMeasurement = {
       operation,
       round,
@@ -297,6 +303,15 @@ async function runRound(bench: Bench, round: number): Promise<PairMeasurement[]>
     },
     () => restorableBackup(bench, []),
   );
+
+  // 1b. The same full backup with compression: zstd, against this round's seed figures.
+  bench.checkpoint();
+  bench.log(`  ${OPERATION_TITLES.fullBackupZstd}: restorable (seed figures from this round's full backup)`);
+  const seedFull = pairs.find((measured) => measured.operation === 'fullBackup')!.seed;
+  const zstdSide = await withServerCpu(bench, () => restorableBackup(bench, [], bench.zstd));
+  checkZstdArtifacts(bench.zstd.repository);
+  record('fullBackupZstd', seedFull, zstdSide);
+  rmSync(bench.zstd.repository, { recursive: true, force: true });
 
   // 2. Verify what each just wrote.
   await pair(
@@ -351,20 +366,32 @@ async function runRound(bench: Bench, round: number): Promise<PairMeasurement[]>
   return pairs.sort((a, b) => ORDER.indexOf(a.operation) - ORDER.indexOf(b.operation));
 }
 
-const ORDER: Operation[] = ['fullBackup', 'dbOnly', 'verify', 'restoreDb', 'restoreFiles'];
+const ORDER: Operation[] = ['fullBackup', 'fullBackupZstd', 'dbOnly', 'verify', 'restoreDb', 'restoreFiles'];
 
-async function restorableBackup(bench: Bench, extraArgs: string[]): Promise<SideMeasurement> {
-  rmSync(bench.repository, { recursive: true, force: true });
-  const label = `restorable backup ${extraArgs.join(' ')}`.trim();
+async function restorableBackup(bench: Bench, extraArgs: string[], target = { configFile: bench.configFile, repository: bench.repository }): Promise<SideMeasurement> {
+  const { configFile, repository } = target;
+  rmSync(repository, { recursive: true, force: true });
+  const label = `restorable backup ${extraArgs.join(' ')}${target === bench.zstd ? ' (zstd)' : ''}`.trim();
   // Exit 1 = published with warnings (e.g. a file could not be read): measured, but said out loud.
-  const measured = await measure(bench, restorable(bench, 'backup', ...extraArgs), label, [0, 1]);
+  const measured = await measure(bench, [RESTORABLE_BIN, '-c', configFile, 'backup', ...extraArgs, '--json'], label, [0, 1]);
   const outcome = JSON.parse(measured.stdout) as { status: string; artifacts?: { source: string; sizeBytes: number }[]; warnings?: unknown[] };
   if (outcome.status !== 'ok') bench.log(`    ${label}: status ${outcome.status}, warnings: ${JSON.stringify(outcome.warnings).slice(0, 500)}`);
   return {
     ...sideOf(measured),
-    outputBytes: directoryBytes(bench.repository),
+    outputBytes: directoryBytes(repository),
     artifactBytes: (outcome.artifacts ?? []).reduce((sum, artifact) => sum + artifact.sizeBytes, 0),
   };
+}
+
+/** Untimed: what the zstd run wrote must be readable by the stock tool, or its speed means nothing. */
+function checkZstdArtifacts(repository: string): void {
+  const artifacts = readdirSync(repository, { recursive: true, encoding: 'utf8' }).filter((path) => path.endsWith('.zst')).map((path) => join(repository, path));
+  const tar = artifacts.find((path) => path.endsWith('.tar.zst'));
+  if (!artifacts.some((path) => path.endsWith('.sql.zst')) || !tar) throw new CommandFailedError(`the zstd backup wrote no .sql.zst and .tar.zst in ${repository}`);
+  for (const script of [`zstd -q -t ${artifacts.map(quote).join(' ')}`, `zstd -q -dc ${quote(tar)} | tar -tf - > /dev/null`]) {
+    const result = spawnSync('bash', ['-c', `set -o pipefail; ${script}`], { encoding: 'utf8' });
+    if (result.status !== 0) throw new CommandFailedError(`stock zstd could not read the zstd backup: ${script}: ${result.stderr.trim()}`);
+  }
 }
 
 function restorable(bench: Bench, ...args: string[]): string[] {
@@ -407,6 +434,8 @@ function writeConfig(bench: Bench): void {
     '',
   ].join('\n');
   writeFileSync(bench.configFile, yaml, { mode: 0o600 });
+  const zstdYaml = yaml.replace(`repository: ${JSON.stringify(bench.repository)}`, `repository: ${JSON.stringify(bench.zstd.repository)}`);
+  writeFileSync(bench.zstd.configFile, `${zstdYaml}compression: zstd\n`, { mode: 0o600 });
 }
 
 async function dropDatabases(mariadb: BenchMariadb, names: string[]): Promise<void> {

@@ -63,7 +63,7 @@ export function parseConfigText(text: string, path: string): LoadedConfig {
   const raw: unknown = document.toJS() ?? {};
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
+    const lines = parsed.error.issues.flatMap(issueOfWrittenForm).map((issue) => {
       // An unknown key is best pointed at by its own line, not its parent's.
       const located = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
       const line = lineOf(document, lineCounter, located);
@@ -111,6 +111,19 @@ function checkCrossFieldRules(config: Config, label: string, document: ReturnTyp
       fail(['sources', name, 'password_env'], 'give either password_file or password_env, not both');
     }
   }
+}
+
+/**
+ * A field with a short and a long form (`compression: zstd` or `compression: { ... }`)
+ * fails as a union: when only one form matches the shape that was written, its
+ * own issues (`compression.algorithm: expected one of ...`) say more than the
+ * union's summary.
+ */
+function issueOfWrittenForm(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [issue];
+  const shapeMatches = issue.errors.filter((branch) => branch.length > 0 && branch.every((inner) => inner.path.length > 0));
+  if (shapeMatches.length !== 1) return [issue];
+  return shapeMatches[0]!.map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] }) as z.core.$ZodIssue);
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

@@ -39,6 +39,17 @@ ${rows.join('\n')}
 
 function walk(node: JsonSchemaNode, path: string, rows: string[], required: string[]): void {
   const variants = node.oneOf ?? node.anyOf;
+  if (variants && !node.properties && path && variants.some((variant) => !variant.properties)) {
+    // A field with a short and a long form (`compression: zstd` or `compression: { ... }`),
+    // or one of several plain types: one row naming every form, then the long form's fields.
+    const types = variants.map((variant) => (variant.properties ? 'object' : typeOf(variant)));
+    const description = [node.description, ...variants.map((variant) => variant.description)].filter(Boolean).join(' ');
+    rows.push(row(path, required, types.join(' \\| '), node.default, description));
+    for (const variant of variants) {
+      for (const [key, child] of Object.entries(variant.properties ?? {})) walk(child, `${path}.${key}`, rows, variant.required ?? []);
+    }
+    return;
+  }
   if (variants && !node.properties) {
     for (const variant of variants) {
       const tag = variant.properties?.type?.const;
@@ -52,14 +63,16 @@ function walk(node: JsonSchemaNode, path: string, rows: string[], required: stri
     }
     return;
   }
-  if (path) {
-    const isRequired = required.includes(path.split('.').pop()!);
-    rows.push(`| \`${path}\`${isRequired ? ' (required)' : ''} | ${typeOf(node)} | ${node.default === undefined ? '' : `\`${JSON.stringify(node.default)}\``} | ${escape(node.description ?? '')} |`);
-  }
+  if (path) rows.push(row(path, required, typeOf(node), node.default, node.description ?? ''));
   if (node.properties) {
     for (const [key, child] of Object.entries(node.properties)) walk(child, path ? `${path}.${key}` : key, rows, node.required ?? []);
   }
   if (typeof node.additionalProperties === 'object') walk(node.additionalProperties, `${path}.<name>`, rows, []);
+}
+
+function row(path: string, required: string[], type: string, defaultValue: unknown, description: string): string {
+  const isRequired = required.includes(path.split('.').pop()!);
+  return `| \`${path}\`${isRequired ? ' (required)' : ''} | ${type} | ${defaultValue === undefined ? '' : `\`${JSON.stringify(defaultValue)}\``} | ${escape(description)} |`;
 }
 
 function typeOf(node: JsonSchemaNode): string {

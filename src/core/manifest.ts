@@ -13,19 +13,23 @@ export interface SourceWarning {
 }
 
 export interface IndexReference {
-  /** Relative path of the compressed JSON-lines entry index. */
+  /** Relative path of the JSON-lines entry index; always gzip, whatever the artifact's compression. */
   path: string;
   sizeBytes: number;
   sha256: string;
   entries: number;
 }
 
+/** How artifacts are compressed; manifests written before zstd existed all say `gzip`. */
+export const COMPRESSION_ALGORITHMS = ['gzip', 'zstd'] as const;
+export type CompressionAlgorithm = (typeof COMPRESSION_ALGORITHMS)[number];
+
 export interface ArtifactRecord {
   source: string;
   type: string; // mysql | sqlite | files
-  /** Relative to the repository root, e.g. `db/db_backup_<set id>.sql.gz`. */
+  /** Relative to the repository root, e.g. `db/db_backup_<set id>.sql.gz` (`.sql.zst` with zstd). */
   path: string;
-  compression: 'gzip';
+  compression: CompressionAlgorithm;
   sizeBytes: number;
   sha256: string;
   /** Bytes before compression. */

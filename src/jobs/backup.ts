@@ -1,6 +1,6 @@
 // Owns one backup run (DESIGN.md "One run"): lock, sweep of dead runs'
 // leftovers, pre-flight, sources in parallel (bounded), each streamed through
-// gzip and sha256 into a `.partial`, and — only when every source succeeded —
+// the configured compression (gzip or zstd) and sha256 into a `.partial`, and — only when every source succeeded —
 // publication of all artifacts and then the manifest. Any failure publishes
 // nothing and leaves earlier sets untouched.
 
@@ -10,12 +10,12 @@ import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { asRestorableError, RestorableError } from '../core/errors.ts';
 import { artifactPath, indexPath, nextFreeSetId } from '../core/naming.ts';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, type ArtifactRecord, type Manifest, type SourceWarning } from '../core/manifest.ts';
+import { COMPRESSION_ALGORITHMS, MANIFEST_FORMAT, MANIFEST_VERSION, type ArtifactRecord, type Manifest, type SourceWarning } from '../core/manifest.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { prepareSource, type PreparedSource } from '../sources/registry.ts';
 import type { SourceContext, SourceFacts } from '../sources/source.ts';
-import { createGzipStage } from '../stages/parallel-gzip.ts';
-import type { Config } from '../config/schema.ts';
+import { artifactExtension, checkCompressorAvailable, createCompressor } from '../stages/codec.ts';
+import { COMPRESSION_LEVELS, type Config } from '../config/schema.ts';
 import { ByteCounter } from '../stages/hash.ts';
 import { LocalRepository } from '../storage/local-repository.ts';
 import { acquireJobLock } from '../storage/job-lock.ts';
@@ -106,6 +106,8 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
     });
 
     step(`backup of ${config.app} started: set ${setId}, sources ${sources.map((source) => source.name).join(', ')}, repository ${repository.root}`);
+    const compressorNote = await checkCompressorAvailable(config.compression.algorithm);
+    if (compressorNote) step(`compression: ${compressorNote}`);
     await inParallel(sources, config.parallel, async (source) => {
       const report = await source.driver.preflight(contextFor(source));
       for (const note of report.notes) step(`${source.name}: ${note}`);
@@ -222,14 +224,24 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
   }
 }
 
-/** The compression stage of an artifact: parallel gzip members, incompressible stretches stored. */
+/**
+ * The compression stage of an artifact: parallel gzip members with
+ * incompressible stretches stored, or the zstd program.
+ */
 function compressor(compression: Config['compression']) {
-  return createGzipStage({
+  return createCompressor({
+    algorithm: compression.algorithm,
     level: compression.level,
     workers: compression.workers,
     storeIncompressible: compression.store_incompressible,
     minSavings: compression.min_savings,
   });
+}
+
+/** The configured settings for gzip, whatever the algorithm: for files that are always gzip. */
+function asGzip(compression: Config['compression']): Config['compression'] {
+  if (compression.algorithm === 'gzip') return compression;
+  return { ...compression, algorithm: 'gzip', level: COMPRESSION_LEVELS.gzip.default };
 }
 
 /** The history is for monitoring: failing to write it must not change the run's outcome. */
@@ -241,7 +253,7 @@ async function recordRun(root: string, record: RunRecord, warn: (message: string
   }
 }
 
-/** One source: produce -> count -> gzip -> sha256 -> .partial; then its index, if any. */
+/** One source: produce -> count -> compress -> sha256 -> .partial; then its index, if any. */
 async function backUpSource(
   source: PreparedSource,
   setId: string,
@@ -253,8 +265,13 @@ async function backUpSource(
   abortRun: (reason: unknown) => void,
 ): Promise<ArtifactRecord> {
   const started = performance.now();
-  const path = artifactPath(source.name, setId, `${source.driver.extension}.gz`);
+  const path = artifactPath(source.name, setId, `${source.driver.extension}.${artifactExtension(compression.algorithm)}`);
   const produced = await source.driver.produce(context);
+  // Another source failing fast (zstd missing fails in milliseconds) aborts the
+  // run, and the driver then destroys this stream with that failure, possibly
+  // before writePartial has wired it into its pipeline. The failure is already
+  // the run's; as an 'error' nobody listens to, it would crash the process.
+  produced.stream.on('error', () => {});
   const rawCounter = new ByteCounter((bytes) => reporter.progress(source.name, bytes));
   written.push(path);
   const writing = repository.writePartial(path, produced.stream, [rawCounter, compressor(compression)], context.signal);
@@ -276,7 +293,7 @@ async function backUpSource(
     source: source.name,
     type: source.type,
     path,
-    compression: 'gzip',
+    compression: compression.algorithm,
     sizeBytes: file.sizeBytes,
     sha256: file.sha256,
     rawSizeBytes: rawCounter.byteCount,
@@ -300,7 +317,8 @@ async function writeIndex(
 ): Promise<ArtifactRecord['index']> {
   const path = indexPath(source.name, setId);
   written.push(path);
-  const file = await repository.writePartial(path, createReadStream(facts.indexFile!, { highWaterMark: 1024 * 1024 }), [compressor(compression)], signal);
+  // The index is ours and small: always gzip (`.jsonl.gz`), whatever the artifacts use.
+  const file = await repository.writePartial(path, createReadStream(facts.indexFile!, { highWaterMark: 1024 * 1024 }), [compressor(asGzip(compression))], signal);
   await rm(facts.indexFile!, { force: true });
   return { path, sizeBytes: file.sizeBytes, sha256: file.sha256, entries: facts.indexEntries ?? 0 };
 }
@@ -318,10 +336,13 @@ function selectSourceNames(request: BackupRequest): string[] {
   return request.only?.length ? names.filter((name) => request.only!.includes(name)) : names;
 }
 
-/** The run's own second, or the next one no manifest or artifact uses. */
+/** The run's own second, or the next one no manifest or artifact (of either compression) uses. */
 function chooseSetId(repository: LocalRepository, sources: PreparedSource[], startedAt: Date): Promise<string> {
   return nextFreeSetId(startedAt, (setId) =>
-    repository.isSetIdFree(setId, sources.map((source) => artifactPath(source.name, setId, `${source.driver.extension}.gz`))),
+    repository.isSetIdFree(
+      setId,
+      sources.flatMap((source) => COMPRESSION_ALGORITHMS.map((algorithm) => artifactPath(source.name, setId, `${source.driver.extension}.${artifactExtension(algorithm)}`))),
+    ),
   );
 }
 

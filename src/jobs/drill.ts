@@ -15,7 +15,6 @@ import { lstat, readlink, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { countRows, integrityProblems, openSqlite } from '../sources/sqlite-database.ts';
 import { asRestorableError, RestorableError } from '../core/errors.ts';
 import type { ArtifactRecord, Manifest } from '../core/manifest.ts';
@@ -31,8 +30,8 @@ import { SecretValue, type MysqlConnection } from '../sources/mysql-connection.t
 import { MysqlSession, readInventory } from '../sources/mysql-inventory.ts';
 import { createDatabase, databasesWithPrefix, dropDatabase, loadDump, quoteIdentifier } from '../sources/mysql-restore.ts';
 import { HashingPassThrough } from '../stages/hash.ts';
+import { createDecompressor, describeDecompressionError } from '../stages/codec.ts';
 import { runRestoreFiles } from './restore-files.ts';
-import { describeGzipError } from './verify.ts';
 import { silentReporter, type Clock, type RunReporter } from './ports.ts';
 
 /** Every scratch database a drill makes starts with this; the next drill drops leftovers by it. */
@@ -155,16 +154,16 @@ async function drillArtifact(request: DrillRequest, manifest: Manifest, artifact
     }
   } catch (error) {
     if (request.signal?.aborted) throw error;
-    const gzip = describeGzipError(error);
+    const damage = describeDecompressionError(error);
     const failure = asRestorableError(error);
-    const message = gzip ?? failure.message;
+    const message = damage ?? failure.message;
     return {
       ...base,
       ok: false,
       restoreMs: 0,
       compareMs: 0,
       compared: 'nothing (the restore failed)',
-      differences: [`the restore of ${artifact.path} failed: ${message}${failure.remedy && !gzip ? ` (next: ${failure.remedy})` : ''}`],
+      differences: [`the restore of ${artifact.path} failed: ${message}${failure.remedy && !damage ? ` (next: ${failure.remedy})` : ''}`],
     };
   }
 }
@@ -211,8 +210,10 @@ async function drillMysql(request: DrillRequest, manifest: Manifest, artifact: A
     const restoreStarted = performance.now();
     const hash = new HashingPassThrough();
     const input = await request.reader.openArtifact(artifact.path);
-    const sql = input.pipe(hash).pipe(createGunzip());
+    const sql = input.pipe(hash).pipe(createDecompressor(artifact.compression));
     input.on('error', (error) => sql.destroy(error));
+    // A feed that stops early must stop the read (and a zstd child) too.
+    sql.once('close', () => input.destroy());
     await loadDump({ connection, database: scratch, sql, scratchDir, where, signal: request.signal });
     const restoreMs = Math.round(performance.now() - restoreStarted);
     const differences: string[] = [];
@@ -300,7 +301,7 @@ async function drillSqlite(request: DrillRequest, artifact: ArtifactRecord, scra
   const path = join(scratchDir, `${artifact.source}.sqlite`);
   const restoreStarted = performance.now();
   const hash = new HashingPassThrough();
-  await pipeline(await request.reader.openArtifact(artifact.path), hash, createGunzip(), createWriteStream(path, { mode: 0o600 }), { signal: request.signal });
+  await pipeline(await request.reader.openArtifact(artifact.path), hash, createDecompressor(artifact.compression), createWriteStream(path, { mode: 0o600 }), { signal: request.signal });
   const restoreMs = Math.round(performance.now() - restoreStarted);
   const differences: string[] = [];
   if (hash.digestHex() !== artifact.sha256) differences.push(`${artifact.path}: sha256 differs from the manifest`);
@@ -357,7 +358,8 @@ async function drillFiles(request: DrillRequest, manifest: Manifest, artifact: A
   if (!artifact.index) {
     differences.push('the set has no entry index for this source: nothing to compare with');
   } else {
-    const lines = createInterface({ input: (await request.reader.openArtifact(artifact.index.path)).pipe(createGunzip()), crlfDelay: Infinity });
+    // The entry index is always gzip, whatever the artifact's compression.
+    const lines = createInterface({ input: (await request.reader.openArtifact(artifact.index.path)).pipe(createDecompressor('gzip')), crlfDelay: Infinity });
     for await (const text of lines) {
       if (!text.trim()) continue;
       request.signal?.throwIfAborted();

@@ -9,7 +9,6 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rename, rm, stat, open as openFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { integrityProblems, openSqlite } from '../sources/sqlite-database.ts';
 import { RestorableError } from '../core/errors.ts';
 import type { ArtifactRecord, Manifest } from '../core/manifest.ts';
@@ -23,7 +22,7 @@ import { describeEndpoint } from '../sources/mysql-connection.ts';
 import { createDatabase, dropDatabase, inspectTargetDatabase, loadDump } from '../sources/mysql-restore.ts';
 import { ensurePrivateDir } from '../storage/local-repository.ts';
 import type { RunReporter } from './ports.ts';
-import { describeGzipError } from './verify.ts';
+import { createDecompressor, decompressCommand, describeDecompressionError } from '../stages/codec.ts';
 
 export const DATABASE_TYPES = ['mysql', 'sqlite'];
 
@@ -83,7 +82,7 @@ export async function restoreDatabase(request: RestoreDbRequest): Promise<Restor
   if (!configured || configured.type !== artifact.type) {
     throw new RestorableError(`source ${artifact.source} (${artifact.type}) of set ${setId} is not configured as a ${artifact.type} source any more`, {
       code: 'USAGE',
-      remedy: 'restore with the configuration the set was made with, or restore the artifact by hand (gunzip < artifact | mysql DB)',
+      remedy: `restore with the configuration the set was made with, or restore the artifact by hand (${restoreByHand(artifact)})`,
     });
   }
   const prepared = prepareSource(artifact.source, configured, request.loaded.directory);
@@ -112,8 +111,16 @@ async function restoreMysql(request: RestoreDbRequest, manifest: Manifest, artif
     const counter = new ByteCounter((bytes) => request.reporter.progress(artifact.source, bytes));
     const hash = new HashingPassThrough();
     const input = await request.reader.openArtifact(artifact.path);
-    const sql = input.pipe(hash).pipe(createGunzip()).pipe(counter);
+    const decompressor = createDecompressor(artifact.compression);
+    const sql = input.pipe(hash).pipe(decompressor).pipe(counter);
+    // .pipe() carries no errors and no teardown: a failing read or decompressor (zstd exiting 1)
+    // must end the feed with its error, and a feed that stops must stop the zstd child too.
     input.on('error', (error) => sql.destroy(error));
+    decompressor.on('error', (error) => sql.destroy(error));
+    sql.once('close', () => {
+      decompressor.destroy();
+      input.destroy();
+    });
     await loadDump({ connection, database: into, sql, scratchDir: scratch, where, signal: request.signal });
     assertHash(artifact, hash);
     return { setId: manifest.setId, source: artifact.source, type: artifact.type, target, created: !existing.exists, rawBytes: counter.byteCount };
@@ -136,7 +143,7 @@ async function restoreSqlite(request: RestoreDbRequest, manifest: Manifest, arti
   const counter = new ByteCounter((bytes) => request.reporter.progress(artifact.source, bytes));
   const hash = new HashingPassThrough();
   try {
-    await pipeline(await request.reader.openArtifact(artifact.path), hash, createGunzip(), counter, createWriteStream(partial, { mode: 0o600 }), { signal: request.signal });
+    await pipeline(await request.reader.openArtifact(artifact.path), hash, createDecompressor(artifact.compression), counter, createWriteStream(partial, { mode: 0o600 }), { signal: request.signal });
     assertHash(artifact, hash);
     const handle = await openFile(partial, 'r');
     await handle.sync();
@@ -180,9 +187,9 @@ async function explainStreamFailure(reader: SetReader, artifact: ArtifactRecord,
     await checkArtifactIntact(reader, artifact);
   } catch (damage) {
     if (damage instanceof RestorableError) return damage;
-    const gzip = describeGzipError(damage);
-    if (gzip) {
-      return new RestorableError(`${artifact.path} is damaged: ${gzip}`, {
+    const problem = describeDecompressionError(damage);
+    if (problem) {
+      return new RestorableError(`${artifact.path} is damaged: ${problem}`, {
         code: 'ARTIFACT_DAMAGED',
         where: { source: artifact.source, path: artifact.path },
         remedy: 'restore from another set (`restorable list`) or an offsite copy; run `restorable verify --all`',
@@ -194,18 +201,24 @@ async function explainStreamFailure(reader: SetReader, artifact: ArtifactRecord,
 
 async function checkArtifactIntact(reader: SetReader, artifact: ArtifactRecord): Promise<void> {
   const hash = new HashingPassThrough();
-  // Hash to the end first: a flipped byte is "sha256 differs", not an echo in gzip.
+  // Hash to the end first: a flipped byte is "sha256 differs", not an echo in the decompressor.
   await pipeline(await reader.openArtifact(artifact.path), hash, async function* drain(source: AsyncIterable<Buffer>) {
     for await (const _chunk of source) {
       // reading is the check
     }
   });
   assertHash(artifact, hash);
-  await pipeline(await reader.openArtifact(artifact.path), createGunzip(), async function* drain(source: AsyncIterable<Buffer>) {
+  await pipeline(await reader.openArtifact(artifact.path), createDecompressor(artifact.compression), async function* drain(source: AsyncIterable<Buffer>) {
     for await (const _chunk of source) {
-      // decompressing to the end checks the gzip CRC and length
+      // decompressing to the end checks gzip's CRC and length, or zstd's content checksum
     }
   });
+}
+
+/** The stock commands that restore the artifact without restorable. */
+function restoreByHand(artifact: ArtifactRecord): string {
+  const decompress = decompressCommand(artifact.compression, 'artifact');
+  return artifact.type === 'sqlite' ? `${decompress} > database.sqlite` : `${decompress} | mysql DB`;
 }
 
 function assertHash(artifact: ArtifactRecord, hash: HashingPassThrough): void {

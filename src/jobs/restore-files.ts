@@ -2,7 +2,8 @@
 // DIR, safely (research notes F8, V8, V9; libraries-vetted §3).
 //
 // How it stays safe:
-//   - The artifact streams from the SetReader through gunzip into node-tar's
+//   - The artifact streams from the SetReader through its decompressor (gzip
+//     or zstd, as its manifest record says) into node-tar's
 //     Unpack, hashed as it flows; a size or sha256 that differs from the
 //     manifest fails the restore even when every entry extracted cleanly.
 //   - Everything is extracted into a staging directory beside DIR (same
@@ -37,10 +38,11 @@ import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { Unpack, type ReadEntry } from 'tar';
 import { describeSystemError, RestorableError } from '../core/errors.ts';
-import type { ArtifactRecord } from '../core/manifest.ts';
+import type { ArtifactRecord, CompressionAlgorithm } from '../core/manifest.ts';
+import { describeDecompressionError, isCompressorMissing } from '../stages/codec.ts';
 import { resolveSetId, type SetReader } from '../storage/set-reader.ts';
 import type { RunReporter } from './ports.ts';
-import { describeGzipError, JsonLinesReader, streamStoredFile } from './verify.ts';
+import { JsonLinesReader, streamStoredFile } from './verify.ts';
 
 export interface RestoreFilesRequest {
   reader: SetReader;
@@ -111,23 +113,25 @@ export async function runRestoreFiles(request: RestoreFilesRequest): Promise<Res
   let placed = false;
   try {
     const linkTargets = selection.length > 0 ? await linkTargetsOutsideSelection(reader, artifact, selection, reporter, request.signal) : new Set<string>();
-    const guard = new ExtractionGuard(selection, linkTargets, process.umask());
+    const guard = new ExtractionGuard(selection, linkTargets, process.umask(), artifact.compression);
     const extraction = new Extraction(staging, guard);
     const source = await reader.openArtifact(artifact.path);
     let streamed;
     try {
-      streamed = await streamStoredFile(source, [extraction.sink], request.signal);
+      streamed = await streamStoredFile(source, artifact.compression, [extraction.sink], request.signal);
     } finally {
       // Nothing may still be writing into staging when it is judged or removed.
       await extraction.settled();
     }
 
+    // A missing zstd says nothing about the artifact: say what to install.
+    if (isCompressorMissing(streamed.decodeError)) throw streamed.decodeError;
     const damage =
       streamed.sizeBytes !== artifact.sizeBytes
         ? `size differs from the manifest (expected ${artifact.sizeBytes} bytes, got ${streamed.sizeBytes})`
         : streamed.sha256 !== artifact.sha256
           ? `sha256 differs from the manifest (expected ${artifact.sha256}, got ${streamed.sha256})`
-          : describeGzipError(streamed.decodeError);
+          : describeDecompressionError(streamed.decodeError);
     if (damage) {
       throw new RestorableError(`${artifact.path} of set ${setId} is damaged: ${damage}; the restore was refused and nothing was written to ${target}`, {
         code: 'RESTORE_ARTIFACT_DAMAGED',
@@ -141,7 +145,7 @@ export async function runRestoreFiles(request: RestoreFilesRequest): Promise<Res
       throw new RestorableError(`nothing in ${artifact.path} of set ${setId} is at or under ${selection.map((path) => `/${path}`).join(', ')}`, {
         code: 'RESTORE_PATH_NOT_FOUND',
         where,
-        remedy: `the archive holds what sources.${artifact.source}.paths named at backup time; list it with \`tar -tzf\` on the artifact and give --path as a full path`,
+        remedy: `the archive holds what sources.${artifact.source}.paths named at backup time; list it with \`${tarByHand(artifact.compression, 't')}\` and give --path as a full path`,
       });
     }
 
@@ -292,11 +296,11 @@ async function linkTargetsOutsideSelection(
     if (isSelected(name, selection) && !isSelected(linkName, selection)) targets.add(linkName);
   });
   try {
-    const streamed = await streamStoredFile(await reader.openArtifact(index.path), [lines], signal);
+    const streamed = await streamStoredFile(await reader.openArtifact(index.path), 'gzip', [lines], signal);
     const problem =
       streamed.sha256 !== index.sha256
         ? 'its sha256 differs from the manifest'
-        : (describeGzipError(streamed.decodeError) ?? lines.failure ?? (streamed.decodeError as Error | undefined)?.message);
+        : (describeDecompressionError(streamed.decodeError) ?? lines.failure ?? (streamed.decodeError as Error | undefined)?.message);
     if (problem) throw new Error(problem);
   } catch (error) {
     if (signal?.aborted) throw error;
@@ -346,6 +350,7 @@ class ExtractionGuard {
     private readonly selection: string[],
     private readonly linkTargets: Set<string>,
     private readonly umask: number,
+    private readonly compression: CompressionAlgorithm,
   ) {}
 
   /** node-tar's filter: true to extract the entry. Records a refusal in `failure` instead of throwing. */
@@ -408,7 +413,7 @@ class ExtractionGuard {
         // FIFOs, devices and unknown types: node-tar would skip them (some silently).
         this.failure = new RestorableError(`entry ${rawName} is a ${entry.type}, which restore files does not create`, {
           code: 'RESTORE_UNSUPPORTED_ENTRY',
-          remedy: 'restore with GNU tar instead (`tar -xpzf <artifact> -C DIR`), or leave it out with --path',
+          remedy: `restore with GNU tar instead (\`${tarByHand(this.compression, 'xp', ' -C DIR')}\`), or leave it out with --path`,
         });
         return false;
     }
@@ -570,8 +575,13 @@ function unsafeArchive(reason: string, artifact: ArtifactRecord, setId: string, 
     code: 'RESTORE_UNSAFE_ARCHIVE',
     remedy:
       'restorable never writes such entries, and the artifact matches its manifest, so both were made or changed together: ' +
-      'treat the repository as tampered with, restore from another set, and inspect this one with `tar -tvzf`',
+      `treat the repository as tampered with, restore from another set, and inspect this one with \`${tarByHand(artifact.compression, 'tv')}\``,
   });
+}
+
+/** GNU tar on an artifact by hand, for hints: `tar -tzf <artifact>`, or `zstd -dc <artifact> | tar -tf -`. */
+function tarByHand(compression: CompressionAlgorithm, letters: string, after = ''): string {
+  return compression === 'zstd' ? `zstd -dc <artifact> | tar -${letters}f -${after}` : `tar -${letters}zf <artifact>${after}`;
 }
 
 // ---------------------------------------------------------------------------

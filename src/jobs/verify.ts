@@ -2,8 +2,9 @@
 // (research note F7, levels L0 + L1). Every stored file of a set (artifacts and
 // file indexes) is read ONCE through the SetReader, so offsite destinations
 // plug in later: the compressed bytes are counted and hashed against the
-// manifest while they are decompressed in full (gzip CRC and length trailer of
-// every member), and the decompressed bytes are checked by kind: a files
+// manifest while they are decompressed in full by what the artifact record
+// names (gzip: CRC and length trailer of every member; zstd: the content
+// checksum of every frame), and the decompressed bytes are checked by kind: a files
 // artifact must read as tar to its end-of-archive marker with the recorded
 // number of entries, a MySQL dump must end with its `-- Dump completed`
 // trailer and insert the recorded rows, an SQLite copy must be a database that
@@ -11,10 +12,11 @@
 // flat: nothing is buffered beyond a stream chunk.
 //
 // Checks are layered and reported in that order, so the first failure named is
-// the cause and not an echo of it: presence, size, sha256, gzip, content
+// the cause and not an echo of it: presence, size, sha256, decompression
+// (the check is named after the algorithm: `gzip` or `zstd`), content
 // (tar / dump trailer / sqlite), then the recorded counts. A flipped byte is a
-// sha256 failure even when it also breaks the gzip stream; a decoding failure
-// therefore never stops the hashing, which always reads to the end.
+// sha256 failure even when it also breaks the compressed stream; a decoding
+// failure therefore never stops the hashing, which always reads to the end.
 //
 // `streamStoredFile` is shared with restore (one read path for both).
 
@@ -25,11 +27,11 @@ import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { countRows, integrityProblems, openSqlite, type SqliteDatabase } from '../sources/sqlite-database.ts';
 import { Parser, type ReadEntry } from 'tar';
 import { asRestorableError, describeSystemError, RestorableError } from '../core/errors.ts';
-import type { ArtifactRecord, Manifest } from '../core/manifest.ts';
+import type { ArtifactRecord, CompressionAlgorithm, Manifest } from '../core/manifest.ts';
+import { createDecompressor, describeDecompressionError, isCompressorMissing } from '../stages/codec.ts';
 import { DumpScanner } from '../sources/mysql-dump-scanner.ts';
 import { ByteCounter } from '../stages/hash.ts';
 import { resolveSetId, type SetReader } from '../storage/set-reader.ts';
@@ -43,6 +45,7 @@ export type CheckName =
   | 'size'
   | 'sha256'
   | 'gzip'
+  | 'zstd'
   | 'tar'
   | 'dump-trailer'
   | 'sqlite'
@@ -158,7 +161,7 @@ export async function verifySet(
   return { setId, status: files.every((file) => file.status === 'ok') ? 'ok' : 'failed', files };
 }
 
-/** One artifact: presence, size, sha256, full gunzip, then its content by type. */
+/** One artifact: presence, size, sha256, full decompression, then its content by type. */
 export async function verifyArtifact(
   reader: SetReader,
   artifact: ArtifactRecord,
@@ -200,11 +203,11 @@ export async function verifyArtifact(
   return result;
 }
 
-/** The entry index of a files artifact: size, sha256, gunzip, one JSON object per line, the recorded count. */
+/** The entry index of a files artifact (always gzip): size, sha256, gunzip, one JSON object per line, the recorded count. */
 export async function verifyIndex(reader: SetReader, artifact: ArtifactRecord, signal?: AbortSignal): Promise<FileVerification> {
   const index = artifact.index!;
   const lines = new JsonLinesReader();
-  return checkStoredFile(reader, { ...index, source: artifact.source }, 'index', 'index', [lines], signal, async (verification) => {
+  return checkStoredFile(reader, { ...index, source: artifact.source, compression: 'gzip' }, 'index', 'index', [lines], signal, async (verification) => {
     verification.facts.entries = lines.count;
     if (lines.failure) {
       verification.failures.push({ check: 'index', message: `the index is unreadable: ${lines.failure}` });
@@ -250,25 +253,38 @@ export interface StoredFileStream {
   sizeBytes: number;
   /** sha256 of the compressed bytes read. */
   sha256: string;
-  /** The first failure of the decoding side (gunzip or a stage after it), if any. */
+  /** The first failure of the decoding side (the decompressor or a stage after it), if any. */
   decodeError?: unknown;
 }
 
 /**
- * Reads one stored gzip file to its end: every byte is counted and hashed,
- * and fed through gunzip into `decodedStages` (whatever consumes the
- * decompressed bytes). When the decoding side fails, reading goes on, hashing
- * only, so that the caller can tell a damaged file (sha256 differs) from a
- * file that is intact but whose content is wrong. Backpressure from the
+ * Reads one stored compressed file to its end: every byte is counted and
+ * hashed, and fed through the decompressor of `compression` into
+ * `decodedStages` (whatever consumes the decompressed bytes). When the
+ * decoding side fails, reading goes on, hashing only, so that the caller can
+ * tell a damaged file (sha256 differs) from a file that is intact but whose
+ * content is wrong. Backpressure from the
  * decoding side reaches the reader: memory stays flat.
  */
-export async function streamStoredFile(source: Readable, decodedStages: Writable[], signal?: AbortSignal): Promise<StoredFileStream> {
+export async function streamStoredFile(
+  source: Readable,
+  compression: CompressionAlgorithm,
+  decodedStages: Writable[],
+  signal?: AbortSignal,
+): Promise<StoredFileStream> {
   const hash = createHash('sha256');
   let sizeBytes = 0;
-  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+  let decompressor: Transform;
+  try {
+    decompressor = createDecompressor(compression);
+  } catch (error) {
+    source.destroy();
+    for (const stage of decodedStages) stage.destroy();
+    throw error;
+  }
   let decodeError: unknown;
   let decodingSettled = false;
-  const decoding = pipeline([gunzip, ...decodedStages]).then(
+  const decoding = pipeline([decompressor, ...decodedStages]).then(
     () => {
       decodingSettled = true;
     },
@@ -277,40 +293,32 @@ export async function streamStoredFile(source: Readable, decodedStages: Writable
       decodingSettled = true;
     },
   );
-  const decoderTakesMore = (): boolean => decodeError === undefined && !decodingSettled && !gunzip.destroyed;
+  const decoderTakesMore = (): boolean => decodeError === undefined && !decodingSettled && !decompressor.destroyed;
   try {
     for await (const chunk of source as AsyncIterable<Buffer>) {
       signal?.throwIfAborted();
       hash.update(chunk);
       sizeBytes += chunk.length;
-      if (decoderTakesMore() && !gunzip.write(chunk)) {
+      if (decoderTakesMore() && !decompressor.write(chunk)) {
         await new Promise<void>((resolve) => {
           const done = (): void => {
-            gunzip.off('drain', done);
+            decompressor.off('drain', done);
             resolve();
           };
-          gunzip.on('drain', done);
+          decompressor.on('drain', done);
           void decoding.then(done);
         });
       }
     }
   } catch (error) {
     source.destroy();
-    gunzip.destroy();
+    decompressor.destroy();
     await decoding;
     throw error;
   }
-  if (decoderTakesMore()) gunzip.end();
+  if (decoderTakesMore()) decompressor.end();
   await decoding;
   return { sizeBytes, sha256: hash.digest('hex'), decodeError };
-}
-
-/** Operator words for a zlib failure: truncation is the common case and gets its own name. */
-export function describeGzipError(error: unknown): string | undefined {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'Z_BUF_ERROR') return 'gzip stream truncated (unexpected end of file)';
-  if (typeof code === 'string' && code.startsWith('Z_')) return `gzip stream corrupt (${(error as Error).message})`;
-  return undefined;
 }
 
 interface StoredFileRecord {
@@ -318,12 +326,13 @@ interface StoredFileRecord {
   source: string;
   sizeBytes: number;
   sha256: string;
+  compression: CompressionAlgorithm;
 }
 
 /**
  * The layered check of one stored file: open (present), stream once, then
- * size, sha256 and gzip; `conclude` adds the content findings when the gzip
- * stream was sound.
+ * size, sha256 and decompression (named `gzip` or `zstd`); `conclude` adds the
+ * content findings when the compressed stream was sound.
  */
 async function checkStoredFile(
   reader: SetReader,
@@ -354,7 +363,7 @@ async function checkStoredFile(
 
   let streamed: StoredFileStream;
   try {
-    streamed = await streamStoredFile(source, decodedStages, signal);
+    streamed = await streamStoredFile(source, record.compression, decodedStages, signal);
   } catch (error) {
     if (signal?.aborted) throw error;
     verification.failures.push({ check: 'read', message: `reading it failed: ${(error as Error).message}` });
@@ -375,15 +384,17 @@ async function checkStoredFile(
   else verification.failures.push({ check: 'sha256', message: `sha256 differs from the manifest (expected ${record.sha256}, got ${streamed.sha256})` });
 
   if (streamed.decodeError !== undefined) {
-    const gzipProblem = describeGzipError(streamed.decodeError);
-    if (gzipProblem) verification.failures.push({ check: 'gzip', message: gzipProblem });
+    // A missing zstd says nothing about the file: stop with what to install.
+    if (isCompressorMissing(streamed.decodeError)) throw streamed.decodeError;
+    const damage = describeDecompressionError(streamed.decodeError);
+    if (damage) verification.failures.push({ check: record.compression, message: damage });
     else {
       const check = (streamed.decodeError as { check?: CheckName }).check ?? 'read';
       verification.failures.push({ check, message: (streamed.decodeError as Error).message ?? String(streamed.decodeError) });
     }
     return finish();
   }
-  verification.passed.push('gzip');
+  verification.passed.push(record.compression);
   await conclude(verification);
   return finish();
 }
@@ -406,7 +417,7 @@ interface ContentFindings {
 interface ContentCheck {
   /** Consumers of the decompressed bytes. They record problems instead of failing the stream. */
   stages(): Promise<Writable[]>;
-  /** After the whole stream passed gzip: the findings. */
+  /** After the whole stream decompressed cleanly: the findings. */
   conclude(): Promise<ContentFindings>;
   /** Removes anything written to scratch space. */
   dispose(): Promise<void>;
@@ -420,7 +431,7 @@ function contentCheckFor(artifact: ArtifactRecord, scratchParent: string): Conte
       return new DumpCheck(artifact, 'mysql');
     case 'postgres':
       // Plain-format pg_dump output ends with this trailer (research note V6).
-      if (artifact.path.endsWith('.sql.gz')) return new DumpCheck(artifact, 'postgres');
+      if (/\.sql\.(gz|zst)$/.test(artifact.path)) return new DumpCheck(artifact, 'postgres');
       return new DrainOnly();
     case 'sqlite':
       return new SqliteCheck(artifact, scratchParent);
@@ -429,7 +440,7 @@ function contentCheckFor(artifact: ArtifactRecord, scratchParent: string): Conte
   }
 }
 
-/** Unknown types: the gzip layer is all that can be judged. */
+/** Unknown types: the compression layer is all that can be judged. */
 class DrainOnly implements ContentCheck {
   async stages(): Promise<Writable[]> {
     return [new Writable({ write: (_chunk, _encoding, callback) => callback() })];
@@ -538,7 +549,7 @@ const DUMP_TRAILERS = {
 
 /**
  * A SQL dump: it must end with its tool's trailer (a dump cut short by a dead
- * server still gzips fine, research notes V1/V6). MySQL dumps are scanned with
+ * server still compresses fine, research notes V1/V6). MySQL dumps are scanned with
  * the backup's own DumpScanner, so the rows per table can be compared with the
  * counts the backup recorded from the very same bytes.
  */

@@ -57,7 +57,9 @@ export const filesSource: SourceDriver<FilesSourceConfig> = {
     });
     completed.catch(() => {}); // the pipeline awaits it; never an unhandled rejection
 
+    let started = false;
     async function* archiveThenSettle(): AsyncGenerator<Buffer> {
+      started = true;
       let failure: RestorableError | undefined;
       let finished = false;
       try {
@@ -91,6 +93,13 @@ export const filesSource: SourceDriver<FilesSourceConfig> = {
     }
 
     const stream = Readable.from(archiveThenSettle(), { objectMode: false, highWaterMark: STREAM_HIGH_WATER_MARK });
+    // Destroyed before its first read (the run aborted by another source that
+    // failed fast), the generator never runs, nor its finally: settle here.
+    stream.once('close', () => {
+      if (started) return;
+      index.discard();
+      settle.reject(interruptedError(context, stream.errored ?? undefined));
+    });
     // A consumer that stopped reading would leave the generator parked at a
     // yield, deaf to the signal: destroy the stream so it unwinds.
     const onAbort = (): void => {

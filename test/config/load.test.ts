@@ -53,13 +53,38 @@ test('YAML syntax errors carry the line', () => {
   assert.match(errorOf(`app: a\nsources:\n  files: { type: files, paths: [/srv]\n`).message, /^restorable.yml:\d+: /);
 });
 
-test('defaults: the seed repository path, retention 14/4/3, monitor 26h/48h, gzip 6', () => {
+test('defaults: the seed repository path, retention 14/4/3, monitor 26h/48h, gzip 4', () => {
   const loaded = parseConfigText(`app: askproai\n${validSources}`, '/etc/restorable/restorable.yml');
   assert.equal(loaded.repositoryPath, '/var/backups/askproai');
   assert.deepEqual(loaded.config.retention, { daily: 14, weekly: 4, monthly: 3, timezone: 'UTC', make_space: false });
   assert.equal(loaded.config.monitor.warn_after, '26h');
   assert.equal(loaded.config.monitor.critical_after, '48h');
-  assert.equal(loaded.config.compression.level, 6);
+  assert.deepEqual(loaded.config.compression, { algorithm: 'gzip', level: 4, store_incompressible: true, min_savings: 0.03 });
+});
+
+test('compression: the shorthand `zstd` or `gzip` is the algorithm with its own default level', () => {
+  const zstd = parseConfigText(`app: a\n${validSources}compression: zstd\n`, 'restorable.yml').config.compression;
+  assert.deepEqual(zstd, { algorithm: 'zstd', level: 3, store_incompressible: true, min_savings: 0.03 });
+  const gzip = parseConfigText(`app: a\n${validSources}compression: gzip\n`, 'restorable.yml').config.compression;
+  assert.deepEqual(gzip, { algorithm: 'gzip', level: 4, store_incompressible: true, min_savings: 0.03 });
+});
+
+test('compression: the object form takes algorithm, level, workers and the gzip-only settings', () => {
+  const zstd = parseConfigText(`app: a\n${validSources}compression: { algorithm: zstd, level: 19, workers: 4 }\n`, 'restorable.yml').config.compression;
+  assert.deepEqual(zstd, { algorithm: 'zstd', level: 19, workers: 4, store_incompressible: true, min_savings: 0.03 });
+  const gzip = parseConfigText(`app: a\n${validSources}compression:\n  level: 9\n  store_incompressible: false\n  min_savings: 0.1\n`, 'restorable.yml').config.compression;
+  assert.deepEqual(gzip, { algorithm: 'gzip', level: 9, store_incompressible: false, min_savings: 0.1 });
+});
+
+test('compression: a zstd level with gzip, a level out of range, an unknown algorithm are errors naming the field', () => {
+  const gzip12 = errorOf(`app: a\n${validSources}compression: { algorithm: gzip, level: 12 }\n`);
+  assert.match(gzip12.message, /^restorable.yml:4 compression.level: expected a gzip level 1-9 .*got 12$/);
+  assert.equal(gzip12.exitCode, 2);
+  // gzip is the default algorithm: a bare level 12 is the same mistake.
+  assert.match(errorOf(`app: a\n${validSources}compression:\n  level: 12\n`).message, /^restorable.yml:5 compression.level: expected a gzip level 1-9/);
+  assert.match(errorOf(`app: a\n${validSources}compression: { algorithm: zstd, level: 20 }\n`).message, /compression.level: expected a level 1-9 for gzip, 1-19 for zstd, got 20/);
+  assert.match(errorOf(`app: a\n${validSources}compression: { algorithm: brotli }\n`).message, /compression.algorithm: expected one of "gzip", "zstd", got "brotli"/);
+  assert.match(errorOf(`app: a\n${validSources}compression: brotli\n`).message, /compression: expected "gzip", "zstd" or \{ algorithm, level, .*got "brotli"/);
 });
 
 test('a relative repository is resolved against the config file directory', (t) => {
