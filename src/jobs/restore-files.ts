@@ -13,9 +13,14 @@
 //   - Every entry name is checked before node-tar sees it (no `..`, no absolute
 //     names, nothing below a name the archive makes a symlink, hard links only
 //     to checked names inside the archive); a single unsafe entry refuses the
-//     whole archive. node-tar then runs with `strict: true`, never
-//     `preservePaths`, as a second line: any warning of it is a failure, since
-//     node-tar otherwise skips bad entries and resolves (V9).
+//     whole archive. node-tar then runs with `strict: true`: any warning of
+//     it is a failure, since node-tar otherwise skips bad entries and
+//     resolves (V9). It runs with `preservePaths: true`, which only means
+//     "trust the names": they were checked above, and the staging directory
+//     holds no symlink while node-tar writes (ours come last). Without it,
+//     node-tar 7 walks every path component of every file with mkdir + lstat
+//     (no cache since 7.5): 215,807 mkdir calls, 209,278 of them EEXIST, for
+//     the 10,256 files of the reference set, and 20 s instead of 7.5 s.
 //   - Symlinks are not given to node-tar at all: they are created after every
 //     other entry, from the archive headers, with their targets exactly as
 //     stored (node-tar would strip the leading `/` of an absolute target, and
@@ -476,7 +481,7 @@ class Extraction {
     this.unpack = new Unpack({
       cwd: staging,
       strict: true,
-      preservePaths: false,
+      preservePaths: true,
       preserveOwner: isRoot,
       // The bytes are already decompressed: no sniffing for other formats.
       brotli: false,
