@@ -28,7 +28,7 @@ import { prepareSource } from '../sources/registry.ts';
 import type { ResolvedMysqlSource } from '../sources/mysql.ts';
 import { SecretValue, type MysqlConnection } from '../sources/mysql-connection.ts';
 import { MysqlSession, readInventory } from '../sources/mysql-inventory.ts';
-import { createDatabase, databasesWithPrefix, dropDatabase, loadDump, quoteIdentifier } from '../sources/mysql-restore.ts';
+import { createDatabase, databasesWithPrefix, dropDatabase, loadCompressedDump, quoteIdentifier } from '../sources/mysql-restore.ts';
 import { HashingPassThrough } from '../stages/hash.ts';
 import { createDecompressor, describeDecompressionError } from '../stages/codec.ts';
 import { runRestoreFiles } from './restore-files.ts';
@@ -210,11 +210,9 @@ async function drillMysql(request: DrillRequest, manifest: Manifest, artifact: A
     const restoreStarted = performance.now();
     const hash = new HashingPassThrough();
     const input = await request.reader.openArtifact(artifact.path);
-    const sql = input.pipe(hash).pipe(createDecompressor(artifact.compression));
-    input.on('error', (error) => sql.destroy(error));
-    // A feed that stops early must stop the read (and a zstd child) too.
-    sql.once('close', () => input.destroy());
-    await loadDump({ connection, database: scratch, sql, scratchDir, where, signal: request.signal });
+    const compressed = input.pipe(hash);
+    input.on('error', (error) => compressed.destroy(error));
+    await loadCompressedDump({ connection, database: scratch, compressed, compression: artifact.compression, scratchDir, where, signal: request.signal });
     const restoreMs = Math.round(performance.now() - restoreStarted);
     const differences: string[] = [];
     if (hash.digestHex() !== artifact.sha256) differences.push(`${artifact.path}: sha256 differs from the manifest`);

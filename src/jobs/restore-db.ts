@@ -19,7 +19,7 @@ import { prepareSource } from '../sources/registry.ts';
 import type { ResolvedMysqlSource } from '../sources/mysql.ts';
 import type { ResolvedSqliteSource } from '../sources/sqlite.ts';
 import { describeEndpoint } from '../sources/mysql-connection.ts';
-import { createDatabase, dropDatabase, inspectTargetDatabase, loadDump } from '../sources/mysql-restore.ts';
+import { createDatabase, dropDatabase, inspectTargetDatabase, loadCompressedDump } from '../sources/mysql-restore.ts';
 import { ensurePrivateDir } from '../storage/local-repository.ts';
 import type { RunReporter } from './ports.ts';
 import { createDecompressor, decompressCommand, describeDecompressionError } from '../stages/codec.ts';
@@ -108,22 +108,18 @@ async function restoreMysql(request: RestoreDbRequest, manifest: Manifest, artif
   if (!existing.exists) await createDatabase(connection, into, where);
   const scratch = await mkdtemp(resolve(request.loaded.repositoryPath, '.restorable', 'restore-'));
   try {
+    // Progress counts the artifact's bytes as read: the SQL goes from the
+    // decompressor straight to the client (loadCompressedDump), never through here.
     const counter = new ByteCounter((bytes) => request.reporter.progress(artifact.source, bytes));
     const hash = new HashingPassThrough();
     const input = await request.reader.openArtifact(artifact.path);
-    const decompressor = createDecompressor(artifact.compression);
-    const sql = input.pipe(hash).pipe(decompressor).pipe(counter);
-    // .pipe() carries no errors and no teardown: a failing read or decompressor (zstd exiting 1)
-    // must end the feed with its error, and a feed that stops must stop the zstd child too.
-    input.on('error', (error) => sql.destroy(error));
-    decompressor.on('error', (error) => sql.destroy(error));
-    sql.once('close', () => {
-      decompressor.destroy();
-      input.destroy();
-    });
-    await loadDump({ connection, database: into, sql, scratchDir: scratch, where, signal: request.signal });
+    const compressed = input.pipe(counter).pipe(hash);
+    input.on('error', (error) => compressed.destroy(error));
+    counter.on('error', (error) => compressed.destroy(error));
+    await loadCompressedDump({ connection, database: into, compressed, compression: artifact.compression, scratchDir: scratch, where, signal: request.signal });
     assertHash(artifact, hash);
-    return { setId: manifest.setId, source: artifact.source, type: artifact.type, target, created: !existing.exists, rawBytes: counter.byteCount };
+    // The decompressor checked the length it promised (gzip ISIZE and CRC, zstd's checksum) and the sha256 matches: the raw size is the recorded one.
+    return { setId: manifest.setId, source: artifact.source, type: artifact.type, target, created: !existing.exists, rawBytes: artifact.rawSizeBytes };
   } catch (error) {
     if (!existing.exists) await dropDatabase(connection, into, where).catch(() => {});
     throw await explainStreamFailure(request.reader, artifact, error);

@@ -21,8 +21,11 @@ export interface SpawnStreamOptions {
   deadlineMs?: number;
   /** Kill the child if stdout produced nothing for this long (ms). */
   stallTimeoutMs?: number;
-  /** stdin of the child: 'ignore' (default) or 'pipe' (then use `stdin`). */
-  stdin?: 'ignore' | 'pipe';
+  /**
+   * stdin of the child: 'ignore' (default), 'pipe' (then use `stdin`), or
+   * another child's stdout, so that one child feeds the other directly.
+   */
+  stdin?: 'ignore' | 'pipe' | Readable;
 }
 
 export class ChildProcessError extends RestorableError {

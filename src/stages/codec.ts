@@ -91,6 +91,17 @@ export function isCompressorMissing(error: unknown): boolean {
   return (error as { code?: unknown } | undefined)?.code === 'ZSTD_NOT_INSTALLED';
 }
 
+/**
+ * The stock program that decompresses stdin to stdout, for callers that let
+ * a child process feed another one directly (restore db: the SQL then never
+ * passes through this process). gzip is an essential package on Debian.
+ */
+export function decompressorProgram(algorithm: CompressionAlgorithm): { program: string; args: string[] } {
+  if (algorithm === 'zstd') return { program: 'zstd', args: ['-d', '-c', '-q'] };
+  if (algorithm === 'gzip') return { program: 'gzip', args: ['-d', '-c'] };
+  return { program: String(createDecompressor(algorithm)), args: [] }; // throws UNKNOWN_COMPRESSION
+}
+
 /** The stock command that decompresses an artifact to stdout, for hints: `gunzip < X`, `zstd -dc X`. */
 export function decompressCommand(algorithm: CompressionAlgorithm, path: string): string {
   return algorithm === 'zstd' ? `zstd -dc ${path}` : `gunzip < ${path}`;
