@@ -45,6 +45,7 @@ import { Unpack, type ReadEntry } from 'tar';
 import { describeSystemError, RestorableError } from '../core/errors.ts';
 import type { ArtifactRecord, CompressionAlgorithm } from '../core/manifest.ts';
 import { describeDecompressionError, isCompressorMissing } from '../stages/codec.ts';
+import { collectYoungGarbage } from '../stages/young-garbage.mjs';
 import { resolveSetId, type SetReader } from '../storage/set-reader.ts';
 import type { RunReporter } from './ports.ts';
 import { JsonLinesReader, streamStoredFile } from './verify.ts';
@@ -465,6 +466,13 @@ class ExtractionGuard {
 // ---------------------------------------------------------------------------
 // node-tar's Unpack as a Writable, and waiting for it to be quiet
 
+/**
+ * node-tar turns every entry into many short-lived objects and buffers; the
+ * young generation is collected after this much archive data, so that
+ * garbage does not pile up as resident memory (see young-garbage.mjs).
+ */
+const BYTES_PER_COLLECTION = 8 * 1024 * 1024;
+
 class Extraction {
   failure: Error | undefined;
   readonly sink: Writable;
@@ -516,10 +524,16 @@ class Extraction {
       if (found) this.markFailed();
       return found;
     };
+    let sinceCollection = 0;
     this.sink = new Writable({
       highWaterMark: 256 * 1024,
       write: (chunk: Buffer, _encoding, callback) => {
         if (problem()) return callback(problem());
+        sinceCollection += chunk.length;
+        if (sinceCollection >= BYTES_PER_COLLECTION) {
+          sinceCollection = 0;
+          collectYoungGarbage();
+        }
         const more = this.unpack.write(chunk);
         if (problem()) return callback(problem());
         if (more) return callback();
