@@ -12,7 +12,6 @@
 
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import nodemailer from 'nodemailer';
 import { parseDurationMs, type NotifyConfig } from '../config/schema.ts';
 import type { NotifyEvent } from './events.ts';
 import { formatElapsed, type RenderedMessage } from './render.ts';
@@ -67,6 +66,9 @@ export async function sendMail(email: EmailConfig, event: NotifyEvent, message: 
     }
   }
   const authenticates = smtp.user !== undefined && options.password !== undefined;
+  // Loaded only when a mail is sent: nodemailer is the heaviest module to load
+  // (about 0.1 s), and most runs of every command send none.
+  const { default: nodemailer } = await import('nodemailer');
   const transport = nodemailer.createTransport({
     host: smtp.host,
     port: smtp.port,
