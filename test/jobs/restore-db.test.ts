@@ -122,3 +122,21 @@ test('mysql: an SQL error from the client fails the restore (exit 2) and drops t
   assert.match(result.stderr, /ERROR 1146/);
   assert.deepEqual(await server.rootQuery(`SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop_broken'`), [], 'the half-restored database is gone');
 });
+
+test('mysql: an artifact cut short fails the restore as damaged, even though the client ran what it got, and drops the new database', async (t) => {
+  const root = tempDir(t);
+  const config = mysqlConfig(root);
+  assert.equal((await runCli(['-c', config, 'backup'])).code, 0);
+  // Valid SQL that the client executes happily, in a gzip member cut before its end:
+  // the decompressor (a child feeding the client directly) must be what fails the restore.
+  const manifestPath = latestManifestPath(join(root, 'backups'));
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  const sql = `CREATE TABLE first_half (id INT);\n${'INSERT INTO first_half VALUES (1);\n'.repeat(20_000)}CREATE TABLE never_reached (id INT);\n`;
+  const whole = gzipSync(sql);
+  writeFileSync(join(root, 'backups', manifest.artifacts[0].path), whole.subarray(0, Math.floor(whole.length * 0.6)));
+  const result = await runCli(['-c', config, 'restore', 'db', '--into', 'shop_cut']);
+  assert.equal(result.code, 2, result.stdout + result.stderr);
+  assert.match(result.stderr, /is damaged: its sha256 differs from the manifest's/);
+  assert.doesNotMatch(result.stderr, /at Object\.|node:internal/, 'no stack trace');
+  assert.deepEqual(await server.rootQuery(`SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop_cut'`), [], 'the half-restored database is gone');
+});
