@@ -10,7 +10,7 @@ import { access, constants as fsConstants } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RestorableError, type ErrorWhere } from '../core/errors.ts';
-import { spawnStream, type SpawnedStream } from '../process/spawn-stream.ts';
+import { spawnStream } from '../process/spawn-stream.ts';
 import type { CompressionAlgorithm } from '../core/manifest.ts';
 import { decompressorProgram } from '../stages/codec.ts';
 import { clientOptionFile, CredentialsPipe, dumpChildEnvironment } from './mysql-dump-tool.ts';
@@ -103,102 +103,60 @@ async function findClient(): Promise<string> {
   });
 }
 
-export interface LoadDumpOptions {
+export interface LoadCompressedDumpOptions {
   connection: MysqlConnection;
   database: string;
-  /** Plain SQL (already decompressed). */
-  sql: Readable;
+  /** The artifact's bytes as stored. */
+  compressed: Readable;
+  compression: CompressionAlgorithm;
   scratchDir: string;
   where: ErrorWhere;
   signal?: AbortSignal;
 }
 
-export interface LoadCompressedDumpOptions extends Omit<LoadDumpOptions, 'sql'> {
-  /** The artifact's bytes as stored. */
-  compressed: Readable;
-  compression: CompressionAlgorithm;
-}
-
-/** Streams SQL into the client; rejects with the client's first error when anything failed. */
-export async function loadDump(options: LoadDumpOptions): Promise<void> {
-  await runClient(options, { kind: 'stream', sql: options.sql });
-}
-
 /**
- * Like loadDump, from the artifact as stored: the stock decompressor (gzip -d
- * or zstd -d) runs as a child that writes straight into the client's stdin,
- * so the SQL (3x the artifact) never passes through this process. Measured on
- * the benchmark's 202 MB dump: 7.6-9.7 s through Node's gunzip, 6.5-8.6 s this
- * way, against 6.4-7.9 s for the seed's `gunzip < x | mariadb` in the same runs.
- * A decompressor that fails (a damaged artifact) fails the load even when the
- * client, seeing its input end, exited 0.
+ * Loads a dump, from the artifact as stored, into `database` through the
+ * mysql client; rejects with the client's first error when anything failed.
+ * The stock decompressor (gzip -d or zstd -d) runs as a child that writes
+ * straight into the client's stdin, so the SQL (3x the artifact) never
+ * passes through this process. Measured on the benchmark's 202 MB dump,
+ * interleaved: 8.24/9.38/9.31 s through Node's gunzip, 8.53/9.28/8.60 s
+ * this way. A decompressor that fails (a damaged artifact) fails the load
+ * even when the client, seeing its input end, exited 0.
  */
 export async function loadCompressedDump(options: LoadCompressedDumpOptions): Promise<void> {
-  const { program, args } = decompressorProgram(options.compression);
-  let decompressor: SpawnedStream | undefined;
-  try {
-    await runClient(options, {
-      kind: 'child',
-      start: () => {
-        decompressor = spawnStream(program, args, { name: program, stdin: 'pipe' });
-        // The decompressor exiting early (damage, or the client gone) closes its stdin: EPIPE here is the echo, not the cause.
-        const feeding = pipeline(options.compressed, decompressor.stdin!).catch((error: unknown) => error);
-        return { producer: decompressor, feeding };
-      },
-    });
-  } finally {
-    decompressor?.kill('stopped');
-    options.compressed.destroy();
-  }
-}
-
-/**
- * Where the client's SQL comes from: a stream this process writes into its
- * stdin, or a child (started by `start`, right before the client) whose
- * stdout becomes the client's stdin.
- */
-type ClientInput =
-  | { kind: 'stream'; sql: Readable }
-  | { kind: 'child'; start: () => { producer: SpawnedStream; feeding: Promise<unknown> } };
-
-async function runClient(options: Omit<LoadDumpOptions, 'sql'>, input: ClientInput): Promise<void> {
   const { connection, database, where } = options;
   // An abort that came before we listen would otherwise go unnoticed.
   options.signal?.throwIfAborted();
   const client = await findClient();
+  const { program, args } = decompressorProgram(options.compression);
   const pipe = await CredentialsPipe.create(options.scratchDir, clientOptionFile(connection));
   // A child's stdout starts being read by this process as soon as it exists;
-  // so the producer starts here, its pipe goes to the client in the same
+  // so the decompressor starts here, its pipe goes to the client in the same
   // tick, and our end is closed at once: not one byte is read by us.
-  const fromChild = input.kind === 'child' ? input.start() : undefined;
+  const decompressor = spawnStream(program, args, { name: program, stdin: 'pipe' });
   const spawned = spawnStream(
     client,
     [`--defaults-file=${pipe.path}`, '--batch', '--default-character-set=utf8mb4', '--max-allowed-packet=1G', '--binary-mode', '--', database],
-    { name: 'the mysql client', stdin: fromChild ? fromChild.producer.stdout : 'pipe', env: dumpChildEnvironment(process.env, connection.passwordEnvName) },
+    { name: 'the mysql client', stdin: decompressor.stdout, env: dumpChildEnvironment(process.env, connection.passwordEnvName) },
   );
-  fromChild?.producer.stdout.destroy();
+  decompressor.stdout.destroy();
+  // The decompressor exiting early (damage, or the client gone) closes its stdin: EPIPE here is the echo, not the cause.
+  const feeding = pipeline(options.compressed, decompressor.stdin!).catch((error: unknown) => error);
   const delivered = pipe.deliverTo(spawned);
   const onAbort = () => {
     spawned.kill('interrupted');
-    fromChild?.producer.kill('interrupted');
+    decompressor.kill('interrupted');
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
   spawned.stdout.resume();
   try {
-    if (input.kind === 'stream') {
-      // The client exiting early (an SQL error) closes stdin: the feeding side then fails with EPIPE, which is the echo, not the cause.
-      const feeding = pipeline(input.sql, spawned.stdin!).catch((error: unknown) => error);
-      await Promise.all([spawned.completed, delivered]);
-      const fed = await feeding;
-      if (fed instanceof Error) throw fed;
-    } else {
-      // The client's verdict first (an SQL error is the cause; the decompressor then dies of a broken pipe).
-      await Promise.all([spawned.completed, delivered]);
-      await fromChild!.producer.completed;
-      const fed = await fromChild!.feeding;
-      if (fed instanceof Error) throw fed;
-    }
+    // The client's verdict first (an SQL error is the cause; the decompressor then dies of a broken pipe).
+    await Promise.all([spawned.completed, delivered]);
+    await decompressor.completed;
+    const fed = await feeding;
+    if (fed instanceof Error) throw fed;
     const errors = spawned.stderrTail().split('\n').filter((line) => /^ERROR\b/.test(line));
     if (errors.length > 0) throw new Error(errors[0]);
   } catch (error) {
@@ -214,5 +172,7 @@ async function runClient(options: Omit<LoadDumpOptions, 'sql'>, input: ClientInp
     });
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
+    decompressor.kill('stopped');
+    options.compressed.destroy();
   }
 }

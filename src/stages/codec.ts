@@ -63,8 +63,12 @@ export function createCompressor(settings: CompressorSettings): Transform {
 export function createDecompressor(algorithm: CompressionAlgorithm): Transform {
   if (algorithm === 'zstd') return new ZstdProcess({ mode: 'decompress' });
   if (algorithm === 'gzip') return createGunzip({ chunkSize: 256 * 1024 });
-  // Manifests are read from disk: a newer restorable may have written another name.
-  throw new RestorableError(`the manifest names compression ${JSON.stringify(algorithm)}, which this version of restorable cannot read`, {
+  throw unknownCompression(algorithm);
+}
+
+/** Manifests are read from disk: a newer restorable may have written another name. */
+function unknownCompression(algorithm: string): RestorableError {
+  return new RestorableError(`the manifest names compression ${JSON.stringify(algorithm)}, which this version of restorable cannot read`, {
     code: 'UNKNOWN_COMPRESSION',
     remedy: 'read the set with the restorable version that wrote it (see the manifest\'s restorableVersion)',
   });
@@ -99,7 +103,7 @@ export function isCompressorMissing(error: unknown): boolean {
 export function decompressorProgram(algorithm: CompressionAlgorithm): { program: string; args: string[] } {
   if (algorithm === 'zstd') return { program: 'zstd', args: ['-d', '-c', '-q'] };
   if (algorithm === 'gzip') return { program: 'gzip', args: ['-d', '-c'] };
-  return { program: String(createDecompressor(algorithm)), args: [] }; // throws UNKNOWN_COMPRESSION
+  throw unknownCompression(algorithm);
 }
 
 /** The stock command that decompresses an artifact to stdout, for hints: `gunzip < X`, `zstd -dc X`. */
