@@ -18,8 +18,6 @@ export function registerBackupCommand(program: Command, output: Output, run: Act
     .command('backup')
     .description('back up every source (or --only some) into a new set')
     .option('--only <sources>', 'comma-separated source names, e.g. db,files')
-    .option('-c, --config <file>', 'configuration file')
-    .option('--json', 'machine-readable output')
     .action(
       run(async (options) => {
         const loaded = loadConfig(locateConfig(options.config));

@@ -23,8 +23,6 @@ export function registerCheckCommand(program: Command, output: Output, run: Acti
   program
     .command('check')
     .description('the monitor: backup age, last run, integrity, disk space, lock; Nagios first line and exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)')
-    .option('-c, --config <file>', 'configuration file')
-    .option('--json', 'machine-readable output')
     .action(
       run(async (options) => {
         let report: PluginReport;

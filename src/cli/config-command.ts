@@ -15,8 +15,6 @@ export function registerConfigCommands(program: Command, output: Output, run: Ac
   config
     .command('validate')
     .description('check the configuration file')
-    .option('-c, --config <file>', 'configuration file')
-    .option('--json', 'machine-readable output')
     .action(
       run(async (options) => {
         const loaded = loadConfig(locateConfig(options.config));

@@ -21,8 +21,6 @@ export function registerDrillCommand(program: Command, output: Output, run: Acti
     .command('drill')
     .argument('[set]', 'set id or latest', 'latest')
     .description('restore test: restore the set into scratch databases and directories, compare with what was recorded at backup time, record the result and the restore time')
-    .option('-c, --config <file>', 'configuration file')
-    .option('--json', 'machine-readable output')
     .action(
       run(async (options, set) => {
         const loaded = loadConfig(locateConfig(options.config));

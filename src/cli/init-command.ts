@@ -18,7 +18,6 @@ export function registerInitCommand(program: Command, output: Output, run: Actio
     .option('--laravel <dir>', 'a Laravel application directory (reads its .env)')
     .option('-o, --output <file>', 'where to write it', 'restorable.yml')
     .option('--force', 'overwrite an existing file')
-    .option('--json', 'machine-readable output')
     .action(
       run(async (options) => {
         const target = resolve(String(options.output));

@@ -31,8 +31,6 @@ export function registerListCommand(program: Command, output: Output, run: Actio
   program
     .command('list')
     .description('complete sets, newest first')
-    .option('-c, --config <file>', 'configuration file')
-    .option('--json', 'machine-readable output')
     .action(
       run(async (options) => {
         const loaded = loadConfig(locateConfig(options.config));

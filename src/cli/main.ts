@@ -40,7 +40,10 @@ export async function main(argv: string[], streams: Partial<Output> = {}): Promi
       writeOut: (text) => output.out.write(text),
       writeErr: (text) => output.err.write(text),
     })
-    .showHelpAfterError('(run `restorable --help` for usage)');
+    .showHelpAfterError('(run `restorable --help` for usage)')
+    // -c/--config and --json are the program's: Commander takes them before
+    // or after any command name, and every command's help lists them.
+    .configureHelp({ showGlobalOptions: true });
 
   const run = (action: (options: GlobalOptions & Record<string, unknown>, ...args: unknown[]) => CommandResult) =>
     async (...args: unknown[]) => {

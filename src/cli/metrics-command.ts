@@ -18,8 +18,6 @@ export function registerMetricsCommand(program: Command, output: Output, run: Ac
     .command('metrics')
     .description('Prometheus text exposition on stdout (or --textfile for node_exporter)')
     .option('--textfile <file>', "write atomically to this .prom file (node_exporter's textfile collector) instead of stdout")
-    .option('-c, --config <file>', 'configuration file')
-    .option('--json', 'machine-readable output')
     .action(
       run(async (options) => {
         const loaded = loadConfig(locateConfig(options.config));

@@ -15,8 +15,6 @@ export function registerPruneCommand(program: Command, output: Output, run: Acti
     .command('prune')
     .description('apply retention: keep what the policy keeps, delete the rest (manifest first)')
     .option('--dry-run', 'print the plan, delete nothing')
-    .option('-c, --config <file>', 'configuration file')
-    .option('--json', 'machine-readable output')
     .action(
       run(async (options) => {
         const loaded = loadConfig(locateConfig(options.config));

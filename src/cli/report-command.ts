@@ -15,8 +15,6 @@ export function registerReportCommand(program: Command, output: Output, run: Act
     .command('report')
     .description('the weekly report: sets, sizes and trend, durations, success rate, last drill, disk, offsite')
     .option('--send', 'send it through the configured notification channels now')
-    .option('-c, --config <file>', 'configuration file')
-    .option('--json', 'machine-readable output')
     .action(
       run(async (options) => {
         const loaded = loadConfig(locateConfig(options.config));

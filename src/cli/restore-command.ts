@@ -36,8 +36,6 @@ function registerRestoreFilesCommand(restore: Command, output: Output, run: Acti
     .option('--source <name>', 'which files source (required when the set has several, e.g. files and config)')
     .option('--path <path>', 'restore only this path and what is under it (repeatable), e.g. /var/www/app/storage/app/public', collect, [] as string[])
     .option('--force', 'merge into a non-empty DIR, replacing entries of the same name')
-    .option('-c, --config <file>', 'configuration file')
-    .option('--json', 'machine-readable output')
     .action(
       run(async (options) => {
         const loaded = loadConfig(locateConfig(options.config));

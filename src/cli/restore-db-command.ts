@@ -21,8 +21,6 @@ export function registerRestoreDbCommand(restore: Command, output: Output, run: 
     .option('--source <name>', 'which database source (when the set has several)')
     .option('--into <target>', 'mysql: database name (created when absent); sqlite: file path')
     .option('--yes', 'restore onto a target that is not empty without asking')
-    .option('-c, --config <file>', 'configuration file')
-    .option('--json', 'machine-readable output')
     .action(
       run(async (options) => {
         const loaded = loadConfig(locateConfig(options.config));

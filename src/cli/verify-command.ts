@@ -21,8 +21,6 @@ export function registerVerifyCommand(program: Command, output: Output, run: Act
     .description('deep check of a set: sha256, full decompression, archive readable, dump complete')
     .argument('[set]', 'set id or `latest`', 'latest')
     .option('--all', 'verify every complete set')
-    .option('-c, --config <file>', 'configuration file')
-    .option('--json', 'machine-readable output')
     .action(
       run(async (options, set) => {
         const loaded = loadConfig(locateConfig(options.config));
