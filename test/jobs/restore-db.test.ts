@@ -13,23 +13,17 @@ import { tempDir } from '../support/temp.ts';
 import { runCli } from '../support/cli.ts';
 import { makeSampleApp } from '../support/sample-app.ts';
 import { startPrivateMariadb, type PrivateMariadb } from '../support/mariadb.ts';
+import { createShopDatabase, writeShopConfig } from '../support/shop-database.ts';
 
 let server: PrivateMariadb;
 before(async () => {
   server = await startPrivateMariadb();
-  await server.createDatabase('shop');
-  await server.rootQuery(`
-    CREATE TABLE shop.products (id INT PRIMARY KEY AUTO_INCREMENT, title VARCHAR(200) CHARACTER SET utf8mb4, image BLOB);
-    INSERT INTO shop.products (title, image) VALUES ('Kaffee ☕', UNHEX('000102FF')), ('Tee', NULL);
-    CREATE VIEW shop.titles AS SELECT title FROM shop.products;
-  `);
+  await createShopDatabase(server);
 });
 after(async () => server?.stop());
 
 function mysqlConfig(root: string): string {
-  const config = join(root, 'restorable.yml');
-  writeFileSync(config, `app: shop\nrepository: ${join(root, 'backups')}\nsources:\n  db: { type: mysql, socket: ${server.socket}, user: root, database: shop }\nmonitor: { min_free: 1MB }\n`);
-  return config;
+  return writeShopConfig(root, server);
 }
 
 function latestManifestPath(repository: string): string {

@@ -14,6 +14,7 @@ import { tempDir } from '../support/temp.ts';
 import { runCli } from '../support/cli.ts';
 import { makeSampleApp, type SampleApp } from '../support/sample-app.ts';
 import { startPrivateMariadb } from '../support/mariadb.ts';
+import { createShopDatabase, writeShopConfig } from '../support/shop-database.ts';
 
 interface ManifestArtifact {
   source: string;
@@ -164,15 +165,9 @@ test('zstd: without zstd on PATH the backup fails (exit 2) with the install hint
 test('zstd: a MariaDB dump restores with zstd -dc x.sql.zst | mariadb other_db', async (t) => {
   const server = await startPrivateMariadb();
   t.after(() => server.stop());
-  await server.createDatabase('shop');
-  await server.rootQuery(`
-    CREATE TABLE shop.products (id INT PRIMARY KEY AUTO_INCREMENT, title VARCHAR(200) CHARACTER SET utf8mb4, image BLOB);
-    INSERT INTO shop.products (title, image) VALUES ('Kaffee ☕', UNHEX('000102FF')), ('Tee', NULL);
-    CREATE VIEW shop.titles AS SELECT title FROM shop.products;
-  `);
+  await createShopDatabase(server);
   const root = tempDir(t);
-  const config = join(root, 'restorable.yml');
-  writeFileSync(config, `app: shop\nrepository: ${join(root, 'backups')}\nsources:\n  db: { type: mysql, socket: ${server.socket}, user: root, database: shop }\nmonitor: { min_free: 1MB }\ncompression: { algorithm: zstd, level: 6, workers: 1 }\n`);
+  const config = writeShopConfig(root, server, 'compression: { algorithm: zstd, level: 6, workers: 1 }\n');
   const backup = await runCli(['-c', config, 'backup']);
   assert.equal(backup.code, 0, backup.stdout + backup.stderr);
   const [dump] = readdirSync(join(root, 'backups/db'));
