@@ -55,9 +55,14 @@ export async function startPrivateMariadb(options: PrivateMariadbOptions = {}): 
   const dataDir = join(baseDir, 'data');
   const socket = join(baseDir, 'mysqld.sock');
   const errorLog = join(baseDir, 'error.log');
+  // The server's temporary files too stay in the base dir: in the shared /tmp,
+  // two servers bootstrapping at once (test files run in parallel) failed
+  // with "Could not remove temporary table '/tmp/#sql-temptable-...'".
+  const tmpDir = join(baseDir, 'tmp');
+  mkdirSync(tmpDir, { recursive: true });
   const install = spawnSync(
     'mariadb-install-db',
-    ['--no-defaults', '--auth-root-authentication-method=normal', `--datadir=${dataDir}`, '--user=root', '--skip-test-db', '--skip-name-resolve'],
+    ['--no-defaults', '--auth-root-authentication-method=normal', `--datadir=${dataDir}`, `--tmpdir=${tmpDir}`, '--user=root', '--skip-test-db', '--skip-name-resolve'],
     { encoding: 'utf8', timeout: START_TIMEOUT_MS },
   );
   if (install.status !== 0) {
@@ -81,6 +86,7 @@ export async function startPrivateMariadb(options: PrivateMariadbOptions = {}): 
         '--no-defaults',
         '--user=root',
         `--datadir=${dataDir}`,
+        `--tmpdir=${tmpDir}`,
         `--socket=${socket}`,
         `--port=${port}`,
         '--bind-address=127.0.0.1',
