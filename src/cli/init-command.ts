@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { resolve, join, basename } from 'node:path';
 import { ExitCode, RestorableError } from '../core/errors.ts';
 import { readEnvFile } from '../sources/registry.ts';
+import { laravelDatabaseSettings } from '../config/laravel-database.ts';
 import { writeFileAtomically } from '../storage/local-repository.ts';
 import { line, printJson, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
@@ -40,7 +41,8 @@ function laravelConfig(appDir: string): string {
   }
   const env = readEnvFile(envPath, 'db');
   const app = (env.APP_NAME || basename(appDir)).toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'app';
-  const connection = env.DB_CONNECTION || 'sqlite';
+  // The driver as Laravel picks it: DB_URL's scheme over DB_CONNECTION (Env::get, ConfigurationUrlParser).
+  const connection = laravelDatabaseSettings(env, envPath, { field: `${envPath}`, source: 'db' }).driver || 'sqlite';
   const db =
     connection === 'sqlite'
       ? `  db:\n    type: sqlite\n    env_file: ${envPath}     # DB_DATABASE names the file\n`

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, RestorableError } from '../core/errors.ts';
 import { restorableVersion } from '../jobs/version.ts';
 import { renderError, renderUnexpected, type Output } from './render.ts';
+import type { ConfigSafetyPolicy } from '../config/config-file-safety.ts';
 import { registerBackupCommand } from './backup-command.ts';
 import { registerListCommand } from './list-command.ts';
 import { registerConfigCommands } from './config-command.ts';
@@ -21,6 +22,9 @@ import { registerDrillCommand } from './drill-command.ts';
 export interface GlobalOptions {
   config?: string;
   json?: boolean;
+  allowInsecureConfig?: boolean;
+  /** For loadConfig: refuse a config others can change, or with --allow-insecure-config warn on stderr. */
+  configSafety?: ConfigSafetyPolicy;
 }
 
 /** What a command action hands back: the exit code. */
@@ -35,6 +39,7 @@ export async function main(argv: string[], streams: Partial<Output> = {}): Promi
     .version(restorableVersion(), '-V, --version')
     .option('-c, --config <file>', 'configuration file (default: $RESTORABLE_CONFIG, ./restorable.yml, /etc/restorable/restorable.yml)')
     .option('--json', 'machine-readable output')
+    .option('--allow-insecure-config', 'run even when the config, or a file it names (env_file, password_file, dump_tool), can be changed by other users (warns instead of refusing)')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => output.out.write(text),
@@ -49,6 +54,7 @@ export async function main(argv: string[], streams: Partial<Output> = {}): Promi
     async (...args: unknown[]) => {
       const command = args[args.length - 1] as Command;
       const options = command.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
+      options.configSafety = { allowInsecure: options.allowInsecureConfig === true, warn: (text) => output.err.write(`${text}\n`) };
       exitCode = await action(options, ...args.slice(0, -2));
     };
 

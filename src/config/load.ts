@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { ConfigError } from '../core/errors.ts';
 import { configSchema, parseDurationMs, type Config } from './schema.ts';
 import { validateRetentionPolicy } from '../core/retention.ts';
+import { enforceConfigFileSafety, findInsecureConfigPaths, type ConfigSafetyPolicy, type InsecureConfigPath } from './config-file-safety.ts';
 
 export interface LoadedConfig {
   config: Config;
@@ -18,6 +19,8 @@ export interface LoadedConfig {
   directory: string;
   /** The repository path, absolute, with the default applied. */
   repositoryPath: string;
+  /** Paths of the config others can change (only with --allow-insecure-config; see config-file-safety.ts). */
+  insecurePaths?: InsecureConfigPath[];
 }
 
 /** The config file to use: explicit flag, $RESTORABLE_CONFIG, ./restorable.yml, /etc/restorable/restorable.yml. */
@@ -35,7 +38,12 @@ export function locateConfig(explicit: string | undefined, env: NodeJS.ProcessEn
   return found;
 }
 
-export function loadConfig(path: string): LoadedConfig {
+/**
+ * Reads, validates and safety-checks the config file: a config (or a file it
+ * runs or reads as root) that other users can change is refused unless
+ * `safety.allowInsecure` (--allow-insecure-config) turns that into a warning.
+ */
+export function loadConfig(path: string, safety: ConfigSafetyPolicy = {}): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -46,7 +54,10 @@ export function loadConfig(path: string): LoadedConfig {
       remedy: 'check the path given with -c or RESTORABLE_CONFIG',
     });
   }
-  return parseConfigText(text, path);
+  const loaded = parseConfigText(text, path);
+  const insecurePaths = findInsecureConfigPaths(loaded, { uid: safety.uid });
+  enforceConfigFileSafety(insecurePaths, loaded.path, safety);
+  return { ...loaded, insecurePaths };
 }
 
 export function parseConfigText(text: string, path: string): LoadedConfig {

@@ -2,11 +2,11 @@
 // driver and how its config section becomes the driver's resolved settings
 // (reading a Laravel .env, making paths absolute). Adding a kind = one entry.
 
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
 import { parseDurationMs, type SourceConfig } from '../config/schema.ts';
-import { parseLaravelEnv } from '../config/laravel-env.ts';
+import { readLaravelEnvFile } from '../config/laravel-env.ts';
+import { laravelDatabaseSettings } from '../config/laravel-database.ts';
 import type { SourceDriver } from './source.ts';
 import { sqliteSource } from './sqlite.ts';
 import { filesSource } from './files.ts';
@@ -27,15 +27,18 @@ export function prepareSource(name: string, config: SourceConfig, configDir: str
       let databasePath = config.path;
       if (!databasePath && config.env_file) {
         const envPath = resolve(configDir, config.env_file);
-        const env = readEnvFile(envPath, name);
-        if (env.DB_CONNECTION && env.DB_CONNECTION !== 'sqlite') {
-          throw new ConfigError(`sources.${name}: ${envPath} says DB_CONNECTION=${env.DB_CONNECTION}, not sqlite`, {
+        // DB_CONNECTION and DB_DATABASE as the app's config reads them, DB_URL over them.
+        const laravel = laravelDatabaseSettings(readEnvFile(envPath, name), envPath, { field: `sources.${name}.env_file`, source: name });
+        const driver = laravel.driver;
+        if (driver && driver !== 'sqlite') {
+          const said = laravel.driverKey === 'DB_CONNECTION' ? `${envPath} says DB_CONNECTION=${driver}` : `${laravel.driverKey} in ${envPath} says ${driver}`;
+          throw new ConfigError(`sources.${name}: ${said}, not sqlite`, {
             where: { source: name, path: envPath },
-            remedy: `use \`type: ${env.DB_CONNECTION === 'mariadb' ? 'mysql' : env.DB_CONNECTION}\` for this source`,
+            remedy: `use \`type: ${driver === 'mariadb' ? 'mysql' : driver}\` for this source`,
           });
         }
         // Laravel's default when DB_DATABASE is unset: database/database.sqlite under the app.
-        databasePath = resolve(dirname(envPath), env.DB_DATABASE || 'database/database.sqlite');
+        databasePath = resolve(dirname(envPath), laravel.values.database || 'database/database.sqlite');
       }
       const settings = {
         databasePath: isAbsolute(databasePath!) ? databasePath! : resolve(configDir, databasePath!),
@@ -51,14 +54,7 @@ export function prepareSource(name: string, config: SourceConfig, configDir: str
 }
 
 export function readEnvFile(envPath: string, sourceName: string): Record<string, string> {
-  try {
-    return parseLaravelEnv(readFileSync(envPath, 'utf8'));
-  } catch (error) {
-    throw new ConfigError(`sources.${sourceName}.env_file: cannot read ${envPath}: ${(error as Error).message}`, {
-      where: { source: sourceName, path: envPath },
-      remedy: 'check the path, and that restorable may read it',
-    });
-  }
+  return readLaravelEnvFile(envPath, `sources.${sourceName}.env_file`, sourceName);
 }
 
 /**

@@ -30,7 +30,8 @@ test('Laravel .env quoting, comments, export and expansion', () => {
   assert.equal(env.DB_USERNAME, 'user#not-a-comment');
   assert.equal(env.DB_PASSWORD, 'p@ss w"ord#1');
   assert.equal(env.DB_SOCKET, '');
-  assert.equal(env.APP_URL, 'http://x.test#frag');
+  // phpdotenv v5: a `#` in an unquoted value starts a comment even without a space before it.
+  assert.equal(env.APP_URL, 'http://x.test');
   assert.equal(env.PLAIN, 'value');
   assert.equal(env.EXPANDED, '127.0.0.1:3307');
   assert.equal(env.LITERAL, '${DB_HOST}');

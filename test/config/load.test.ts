@@ -59,21 +59,21 @@ test('defaults: the seed repository path, retention 14/4/3, monitor 26h/48h, gzi
   assert.deepEqual(loaded.config.retention, { daily: 14, weekly: 4, monthly: 3, timezone: 'UTC', make_space: false });
   assert.equal(loaded.config.monitor.warn_after, '26h');
   assert.equal(loaded.config.monitor.critical_after, '48h');
-  assert.deepEqual(loaded.config.compression, { algorithm: 'gzip', level: 4, store_incompressible: true, min_savings: 0.03 });
+  assert.deepEqual(loaded.config.compression, { algorithm: 'gzip', level: 4, database_level: 7, store_incompressible: true, min_savings: 0.03 });
 });
 
 test('compression: the shorthand `zstd` or `gzip` is the algorithm with its own default level', () => {
   const zstd = parseConfigText(`app: a\n${validSources}compression: zstd\n`, 'restorable.yml').config.compression;
-  assert.deepEqual(zstd, { algorithm: 'zstd', level: 3, store_incompressible: true, min_savings: 0.03 });
+  assert.deepEqual(zstd, { algorithm: 'zstd', level: 3, database_level: 3, store_incompressible: true, min_savings: 0.03 });
   const gzip = parseConfigText(`app: a\n${validSources}compression: gzip\n`, 'restorable.yml').config.compression;
-  assert.deepEqual(gzip, { algorithm: 'gzip', level: 4, store_incompressible: true, min_savings: 0.03 });
+  assert.deepEqual(gzip, { algorithm: 'gzip', level: 4, database_level: 7, store_incompressible: true, min_savings: 0.03 });
 });
 
 test('compression: the object form takes algorithm, level, workers and the gzip-only settings', () => {
   const zstd = parseConfigText(`app: a\n${validSources}compression: { algorithm: zstd, level: 19, workers: 4 }\n`, 'restorable.yml').config.compression;
-  assert.deepEqual(zstd, { algorithm: 'zstd', level: 19, workers: 4, store_incompressible: true, min_savings: 0.03 });
+  assert.deepEqual(zstd, { algorithm: 'zstd', level: 19, database_level: 19, workers: 4, store_incompressible: true, min_savings: 0.03 });
   const gzip = parseConfigText(`app: a\n${validSources}compression:\n  level: 9\n  store_incompressible: false\n  min_savings: 0.1\n`, 'restorable.yml').config.compression;
-  assert.deepEqual(gzip, { algorithm: 'gzip', level: 9, store_incompressible: false, min_savings: 0.1 });
+  assert.deepEqual(gzip, { algorithm: 'gzip', level: 9, database_level: 9, store_incompressible: false, min_savings: 0.1 });
 });
 
 test('compression: a zstd level with gzip, a level out of range, an unknown algorithm are errors naming the field', () => {
