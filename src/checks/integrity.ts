@@ -5,7 +5,7 @@
 // for an hourly monitor. Also reported: manifests that exist but cannot be
 // parsed (a damaged set that every command now ignores).
 
-import { stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Check, CheckResult } from './check.ts';
 
@@ -21,7 +21,8 @@ export const integrityCheck: Check = async (context) => {
       for (const file of files) {
         checked++;
         try {
-          const info = await stat(join(context.repositoryRoot, file.path));
+          // lstat: a link planted in place of an artifact is "not a regular file", and the size of what it points to is never shown.
+          const info = await lstat(join(context.repositoryRoot, file.path));
           if (!info.isFile()) problems.push(`${file.path} is not a regular file`);
           else if (info.size !== file.sizeBytes) problems.push(`${file.path} is ${info.size} B, the manifest says ${file.sizeBytes} B`);
         } catch (error) {

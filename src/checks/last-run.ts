@@ -5,6 +5,7 @@
 // acts, and the error says what to do. A run that finished with warnings is
 // WARNING. Only the last run counts: a later success clears an earlier failure.
 
+import { describeDegradation } from '../core/set-degradation.ts';
 import { formatAge, type Check } from './check.ts';
 
 export const lastRunCheck: Check = async (context) => {
@@ -30,11 +31,13 @@ export const lastRunCheck: Check = async (context) => {
   }
   if (last.status === 'warning') {
     const count = last.warnings ? `${last.warnings} warning(s)` : 'warnings';
+    const set = context.sets.find((stored) => stored.manifest.setId === last.setId);
+    const degradation = set ? describeDegradation(set.manifest) : undefined;
     return [
       {
         name: 'last-run',
         state: 'WARNING',
-        summary: `the last backup run (${when}) published set ${last.setId ?? '?'} with ${count}`,
+        summary: `the last backup run (${when}) published set ${last.setId ?? '?'} with ${count}${degradation ? `; degraded: ${degradation.summary}` : ''}`,
         remedy: `read the warnings in ${runLogs} (e.g. files that could not be read) and fix their cause`,
         perfdata,
       },

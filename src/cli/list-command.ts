@@ -1,5 +1,7 @@
 // Owns `restorable list`: the complete sets of the local repository, newest
-// first, with sizes and durations (`--json` for scripts).
+// first, with sizes and durations (`--json` for scripts). A damaged manifest
+// (unreadable, or failing the manifest schema) is listed as DAMAGED with its
+// reason and makes the exit code 1 (WARNING): no command uses such a set.
 
 import type { Command } from 'commander';
 import { ExitCode } from '../core/errors.ts';
@@ -10,6 +12,7 @@ import { readRuns, type RunRecord } from '../storage/run-history.ts';
 import { formatBytes, formatSeconds } from '../core/units.ts';
 import { line, printJson, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
+import { describeDegradation } from '../core/set-degradation.ts';
 
 interface DrillProof {
   status: 'ok' | 'warning' | 'failed';
@@ -21,7 +24,8 @@ interface DrillProof {
 function latestDrillPerSet(runs: RunRecord[]): Map<string, DrillProof> {
   const proofs = new Map<string, DrillProof>();
   for (const run of runs) {
-    if (run.command !== 'drill' || !run.setId) continue;
+    // An aborted (interrupted) drill proves nothing either way: the earlier proof stands.
+    if (run.command !== 'drill' || !run.setId || run.status === 'aborted') continue;
     proofs.set(run.setId, { status: run.status, at: run.finishedAt, restoreSeconds: (run.details?.restoreSeconds ?? {}) as Record<string, number> });
   }
   return proofs;
@@ -33,10 +37,18 @@ export function registerListCommand(program: Command, output: Output, run: Actio
     .description('complete sets, newest first')
     .action(
       run(async (options) => {
-        const loaded = loadConfig(locateConfig(options.config));
+        const loaded = loadConfig(locateConfig(options.config), options.configSafety);
         const repository = new LocalRepository(loaded.repositoryPath);
         const unreadable: string[] = [];
-        const sets = await repository.listSets((setId, error) => unreadable.push(`${setId}: ${error.message}`));
+        const damaged: Array<{ setId: string; reason: string }> = [];
+        const sets = await repository.listSets(
+          (setId, error) => {
+            unreadable.push(`${setId}: ${error.message}`);
+            damaged.push({ setId, reason: error.message });
+          },
+          { includeSafetySets: true },
+        );
+        const exitCode = damaged.length > 0 ? ExitCode.WARNING : ExitCode.OK;
         const drills = latestDrillPerSet(await readRuns(repository.root));
         if (output.json) {
           printJson(output, {
@@ -49,12 +61,15 @@ export function registerListCommand(program: Command, output: Output, run: Actio
               durationMs: manifest.durationMs,
               sizeBytes: totalSizeBytes(manifest),
               missing,
+              degraded: describeDegradation(manifest),
+              safety: manifest.safety,
               drill: drills.get(manifest.setId),
               artifacts: manifest.artifacts.map(({ source, path, sizeBytes, sha256, durationMs }) => ({ source, path, sizeBytes, sha256, durationMs })),
             })),
             unreadable,
+            damaged,
           });
-          return ExitCode.OK;
+          return exitCode;
         }
         line(output, `${loaded.config.app}: ${sets.length} complete set(s) in ${repository.root}`);
         for (const { manifest, missing } of sets) {
@@ -65,11 +80,21 @@ export function registerListCommand(program: Command, output: Output, run: Actio
               ? `proven restorable ${drill.at.slice(0, 16).replace('T', ' ')} (restore ${Object.values(drill.restoreSeconds).reduce((sum, seconds) => sum + seconds, 0).toFixed(1)} s)`
               : `DRILL FAILED ${drill.at.slice(0, 16).replace('T', ' ')}`
             : '';
-          const flags = [manifest.status === 'warning' ? 'WARNING' : '', missing.length ? `MISSING ${missing.join(' ')}` : '', proof].filter(Boolean).join('  ');
+          // A safety set restores like a backup but is none: say so, and until when it stays.
+          const safety = manifest.safety ? `SAFETY COPY of ${manifest.safety.of} (taken before restoring ${manifest.safety.restoring} over it; kept until ${manifest.safety.expiresAt.slice(0, 16).replace('T', ' ')})` : '';
+          const flags = [safety, manifest.status === 'warning' ? degradedFlag(manifest) : '', missing.length ? `MISSING ${missing.join(' ')}` : '', proof].filter(Boolean).join('  ');
           line(output, `${manifest.setId}  ${formatBytes(totalSizeBytes(manifest)).padStart(9)}  ${formatSeconds(manifest.durationMs).padStart(7)}  ${sources}${flags ? `  ${flags}` : ''}`);
         }
-        for (const entry of unreadable) line(output, `unreadable manifest ${entry}`);
-        return ExitCode.OK;
+        for (const entry of damaged) {
+          line(output, `${entry.setId}  DAMAGED: ${entry.reason}; no command uses this set (remove its manifest: restorable prune --remove-damaged ${entry.setId})`);
+        }
+        return exitCode;
       }),
     );
+}
+
+/** `DEGRADED (2 paths changed while read: ...)`: what a WARNING set lacks, not just that it lacks something. */
+function degradedFlag(manifest: Parameters<typeof describeDegradation>[0]): string {
+  const degradation = describeDegradation(manifest);
+  return degradation ? `DEGRADED (${degradation.summary})` : 'WARNING';
 }

@@ -46,3 +46,31 @@ export function manifestPath(setId: string): string {
 
 /** Source names become directory and file names: keep them to a safe alphabet. */
 export const SOURCE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/** The extension of an artifact: `sql.gz`, `tar.zst`, `sqlite.gz`. */
+export const ARTIFACT_EXTENSION_PATTERN = /^[a-z0-9]{1,16}(\.[a-z0-9]{1,16}){0,3}$/;
+
+/**
+ * True when `path` is exactly the layout path of an artifact of `sourceName`
+ * in set `setId` (`<source>/<source>_backup_<set id>.<extension>`). Paths read
+ * from the repository (manifests, journals) are acted on only when they pass:
+ * a planted `../../etc/shadow` never does.
+ */
+export function isArtifactPath(path: string, sourceName: string, setId: string): boolean {
+  if (!SOURCE_NAME_PATTERN.test(sourceName) || !SET_ID_PATTERN.test(setId)) return false;
+  const prefix = `${sourceName}/${sourceName}_backup_${setId}.`;
+  return path.startsWith(prefix) && ARTIFACT_EXTENSION_PATTERN.test(path.slice(prefix.length));
+}
+
+/** True when `path` is exactly the layout path of `sourceName`'s entry index in set `setId`. */
+export function isIndexPath(path: string, sourceName: string, setId: string): boolean {
+  return SOURCE_NAME_PATTERN.test(sourceName) && SET_ID_PATTERN.test(setId) && path === indexPath(sourceName, setId);
+}
+
+/** True when `path` is an artifact or index path of set `setId`, for any valid source name. */
+export function isSetFilePath(path: string, setId: string): boolean {
+  const slash = path.indexOf('/');
+  if (slash <= 0) return false;
+  const sourceName = path.slice(0, slash);
+  return isArtifactPath(path, sourceName, setId) || isIndexPath(path, sourceName, setId);
+}

@@ -1,6 +1,11 @@
 // Owns how sizes and durations read in messages: "1.4 MB", "12.3 s".
 
+// A number that is not a size or a duration (NaN, Infinity, negative, not a
+// number at all: only a damaged manifest or history carries one) reads as
+// "invalid size"/"invalid duration", never "NaN B" or "Infinity TB".
+
 export function formatBytes(bytes: number): string {
+  if (typeof bytes !== 'number' || !Number.isFinite(bytes) || bytes < 0) return 'invalid size';
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let value = bytes;
   let unit = 0;
@@ -12,5 +17,6 @@ export function formatBytes(bytes: number): string {
 }
 
 export function formatSeconds(ms: number): string {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return 'invalid duration';
   return `${(ms / 1000).toFixed(1)} s`;
 }

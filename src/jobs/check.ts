@@ -57,6 +57,10 @@ export async function runCheck(request: CheckRequest): Promise<CheckReport> {
   try {
     context = await gatherCheckContext(loaded, request.clock.now());
   } catch (error) {
+    // A repository with a planted symlink is not "unknown": someone who should not has written into it.
+    if (error instanceof RestorableError && error.code === 'REPOSITORY_UNSAFE') {
+      return combine(loaded, undefined, [{ name: 'repository', state: 'CRITICAL', summary: error.message, remedy: error.remedy, perfdata: [] }]);
+    }
     if (!(error instanceof RestorableError) || error.code !== 'REPOSITORY_UNREADABLE') throw error;
     return combine(loaded, undefined, [{ name: 'repository', state: 'UNKNOWN', summary: error.message, remedy: error.remedy, perfdata: [] }]);
   }
@@ -85,6 +89,7 @@ export async function gatherCheckContext(loaded: LoadedConfig, now: Date): Promi
   try {
     sets = await repository.listSets((setId, error) => unreadableManifests.push({ setId, message: error.message }));
   } catch (error) {
+    if (error instanceof RestorableError && error.code === 'REPOSITORY_UNSAFE') throw error;
     throw unreadable('listing', repository.absolute('manifests'), error);
   }
   let runs: CheckContext['runs'];

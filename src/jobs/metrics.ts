@@ -53,9 +53,10 @@ export async function collectMetricFamilies(request: MetricsRequest): Promise<Me
   try {
     context = await gatherCheckContext(request.loaded, request.clock.now());
   } catch (error) {
-    if (!(error instanceof RestorableError) || error.code !== 'REPOSITORY_UNREADABLE') throw error;
-    // Nothing else can be known; say so in a series an alert can match.
-    return [readableFamily(job, false), checkStateFamily(job, [{ name: 'repository', state: 'UNKNOWN', summary: error.message, perfdata: [] }])];
+    if (!(error instanceof RestorableError) || (error.code !== 'REPOSITORY_UNREADABLE' && error.code !== 'REPOSITORY_UNSAFE')) throw error;
+    // Nothing else can be known; say so in a series an alert can match (an unsafe repository is CRITICAL, as in `check`).
+    const state = error.code === 'REPOSITORY_UNSAFE' ? 'CRITICAL' : 'UNKNOWN';
+    return [readableFamily(job, false), checkStateFamily(job, [{ name: 'repository', state, summary: error.message, perfdata: [] }])];
   }
   const results = await evaluateChecks(context, request.checks ?? defaultChecks);
   return metricFamilies(context, results);
@@ -103,7 +104,7 @@ export function metricFamilies(context: CheckContext, results: CheckResult[]): M
       name: 'restorable_last_run_status',
       help: 'Outcome of the last backup run: 0 ok, 1 warning (published, degraded), 2 failed (nothing published).',
       type: 'gauge',
-      samples: [{ labels: only(), value: { ok: 0, warning: 1, failed: 2 }[lastBackup.status] }],
+      samples: [{ labels: only(), value: { ok: 0, warning: 1, failed: 2, aborted: 2 }[lastBackup.status] }],
     });
     families.push({
       name: 'restorable_last_run_timestamp_seconds',

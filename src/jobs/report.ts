@@ -12,6 +12,7 @@ import { filesystemSpace } from './disk-space.ts';
 import { formatBytes, formatSeconds } from '../core/units.ts';
 import { totalSizeBytes } from '../core/manifest.ts';
 import type { WeeklyReport } from '../notify/events.ts';
+import { describeDegradation } from '../core/set-degradation.ts';
 
 const WEEK_MS = 7 * 86_400_000;
 
@@ -30,6 +31,8 @@ export interface WeeklyReportData {
   periodStart: string;
   periodEnd: string;
   runs: { total: number; ok: number; warning: number; failed: number; successRatePercent: number | undefined };
+  /** Sets of the week that are complete but not faithful copies (files changed while read, unreadable). */
+  degradedSets: Array<{ setId: string; summary: string }>;
   failures: Array<{ at: string; message: string }>;
   sources: SourceWeek[];
   completeSets: number;
@@ -61,7 +64,8 @@ export async function gatherWeeklyReport(loaded: LoadedConfig, now: Date): Promi
     };
   });
   const count = (status: RunRecord['status']) => backups.filter((run) => run.status === status).length;
-  const drills = runs.filter((run) => run.command === 'drill');
+  // An aborted (interrupted) drill proves nothing: the last completed one is reported.
+  const drills = runs.filter((run) => run.command === 'drill' && run.status !== 'aborted');
   const lastDrill = drills[drills.length - 1];
   let disk: WeeklyReportData['disk'];
   try {
@@ -82,6 +86,10 @@ export async function gatherWeeklyReport(loaded: LoadedConfig, now: Date): Promi
       successRatePercent: backups.length ? ((count('ok') + count('warning')) / backups.length) * 100 : undefined,
     },
     failures: backups.filter((run) => run.status === 'failed').map((run) => ({ at: run.startedAt, message: run.error?.message ?? 'unknown error' })),
+    degradedSets: weekSets.flatMap((set) => {
+      const degradation = set.manifest.status === 'warning' ? describeDegradation(set.manifest) : undefined;
+      return degradation ? [{ setId: set.manifest.setId, summary: degradation.summary }] : [];
+    }),
     sources,
     completeSets: sets.length,
     repositorySizeBytes: sets.reduce((sum, set) => sum + totalSizeBytes(set.manifest), 0),
@@ -107,6 +115,7 @@ export function weeklyReportText(data: WeeklyReportData): string {
     `Backup runs: ${data.runs.total} (${data.runs.ok} ok, ${data.runs.warning} warning, ${data.runs.failed} failed)` +
       (data.runs.successRatePercent === undefined ? '' : `, success rate ${data.runs.successRatePercent.toFixed(0)} %`),
     ...data.failures.map((failure) => `  failed ${failure.at}: ${failure.message}`),
+    ...data.degradedSets.map((set) => `  degraded set ${set.setId}: ${set.summary}`),
     '',
     'Per source (sets this week, newest size, trend over the week, average duration):',
     ...data.sources.map(

@@ -2,11 +2,15 @@
 // JSON object per event (pino), 0600. What the operator reads after the fact
 // and what later tools (report, dashboard) can parse. Never carries secrets:
 // nothing secret is ever handed to it, and known secret keys are redacted too.
+// The file is opened once with O_NOFOLLOW and its mode set through that
+// descriptor: a link planted under the log's name in the repository makes the
+// run fail (REPOSITORY_UNSAFE) instead of appending to, or chmodding, its target.
 
-import { chmodSync, closeSync, openSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { LOG_DIR } from '../core/naming.ts';
+import { APPEND_NO_FOLLOW, repositoryUnsafe } from '../storage/repository-paths.ts';
 
 export interface RunLog {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -20,9 +24,19 @@ export interface RunLog {
 export function openRunLog(repositoryRoot: string, command: string, setId: string, base: Record<string, unknown>): RunLog {
   const path = `${LOG_DIR}/${command}_${setId}.jsonl`;
   const absolute = join(repositoryRoot, path);
-  closeSync(openSync(absolute, 'a', 0o600));
-  chmodSync(absolute, 0o600);
-  const destination = pino.destination({ dest: absolute, sync: true, append: true });
+  let fd: number;
+  try {
+    fd = openSync(absolute, APPEND_NO_FOLLOW, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw repositoryUnsafe(repositoryRoot, absolute, `the run log ${path} is a symlink`);
+    throw error;
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw repositoryUnsafe(repositoryRoot, absolute, `the run log ${path} is not a regular file`);
+  }
+  fchmodSync(fd, 0o600);
+  const destination = pino.destination({ dest: fd, sync: true });
   const logger: Logger = pino(
     {
       base,

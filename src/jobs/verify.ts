@@ -24,7 +24,6 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { countRows, integrityProblems, openSqlite, type SqliteDatabase } from '../sources/sqlite-database.ts';
@@ -33,8 +32,10 @@ import { asRestorableError, describeSystemError, RestorableError } from '../core
 import type { ArtifactRecord, CompressionAlgorithm, Manifest } from '../core/manifest.ts';
 import { createDecompressor, describeDecompressionError, isCompressorMissing } from '../stages/codec.ts';
 import { DumpScanner } from '../sources/mysql-dump-scanner.ts';
+import { EntryGuard, EntryRefusal } from '../sources/files-entry-guard.ts';
 import { ByteCounter } from '../stages/hash.ts';
 import { resolveSetId, type SetReader } from '../storage/set-reader.ts';
+import { BoundedLineSplitter, MAX_LINE_BYTES } from '../storage/bounded-lines.ts';
 
 // ---------------------------------------------------------------------------
 // Results
@@ -462,18 +463,34 @@ class TarCheck implements ContentCheck {
   private failure: string | undefined;
   private readonly parser: Parser;
   private readonly ended: Promise<void>;
+  /** Ends the check early (the rest of the stream is only drained). */
+  private stopReading!: () => void;
 
   constructor(private readonly artifact: ArtifactRecord) {
     // brotli/zstd off: the bytes are already decompressed, only tar is expected.
     this.parser = new Parser({ strict: true, brotli: false, zstd: false });
+    // The guard restore runs: an archive restore would refuse does not verify.
+    const guard = new EntryGuard();
+    const judge = (entry: ReadEntry): void => {
+      try {
+        if (this.failure === undefined) guard.judge(entry.path, entry.type, entry.linkpath);
+      } catch (error) {
+        if (!(error instanceof EntryRefusal)) throw error;
+        this.failure = `${error.reason === 'unsafe' ? 'unsafe entry' : 'unsupported entry'}: ${error.message} (restore files refuses this archive)`;
+        this.stopReading();
+      }
+    };
     this.parser.on('entry', (entry: ReadEntry) => {
       this.entries++;
+      judge(entry);
       entry.resume();
     });
+    this.parser.on('ignoredEntry', judge);
     this.parser.on('eof', () => {
       this.sawEndMarker = true;
     });
     this.ended = new Promise<void>((resolve) => {
+      this.stopReading = resolve;
       this.parser.on('error', (error: Error) => {
         this.failure ??= `tar archive unreadable: ${error.message}`;
         resolve();
@@ -686,31 +703,33 @@ class SqliteCheck implements ContentCheck {
 
 /**
  * Reads JSON lines (the entry index) as they stream, handing each parsed line
- * to `onLine`. Lines are short; only a partial line is kept between chunks.
- * Problems are recorded in `failure`, never thrown into the stream.
+ * to `onLine`. Every line is bounded (bounded-lines.ts): an index that
+ * decompresses to one endless line is a damaged index, not a crash. Problems
+ * are recorded in `failure`, never thrown into the stream; after the first,
+ * the rest of the stream is only drained.
  */
 export class JsonLinesReader extends Writable {
   count = 0;
   failure: string | undefined;
-  private partial = '';
-  // A multi-byte character may be split between two chunks.
-  private readonly decoder = new StringDecoder('utf8');
+  private readonly splitter: BoundedLineSplitter;
 
   constructor(private readonly onLine: (value: unknown) => void = () => {}) {
     super();
+    this.splitter = new BoundedLineSplitter(
+      (line) => this.take(line),
+      (lineNumber) => {
+        this.failure ??= `line ${lineNumber} is longer than ${MAX_LINE_BYTES} bytes: not an index restorable wrote`;
+      },
+    );
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.failure) return callback();
-    const lines = (this.partial + this.decoder.write(chunk)).split('\n');
-    this.partial = lines.pop() ?? '';
-    for (const line of lines) this.take(line);
+    if (!this.failure) this.splitter.push(chunk);
     callback();
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.partial += this.decoder.end();
-    if (!this.failure && this.partial !== '') this.failure = `the last line is cut short: ${JSON.stringify(this.partial.slice(0, 80))}`;
+    if (!this.failure && this.splitter.end() && !this.failure) this.failure = `the last line is cut short (no newline at the end)`;
     callback();
   }
 

@@ -42,6 +42,7 @@ import type { IndexEntry, IndexWriter } from './files-index.ts';
 import { archiveNameOf, encodeEntryHeader, END_OF_ARCHIVE, paddingAfterBody, type TarEntryHeader } from './files-tar.ts';
 import { classifyFsError, describeSpecial, walkTree, type WalkedEntry, type WalkObserver, type WalkProblemKind } from './files-walk.ts';
 import type { ExcludeRules } from './files-exclude.ts';
+import { attributesForIndex, modeWithoutWidening, paxRecordsFor, scanExtendedAttributes, type ExtendedAttributes } from './files-xattrs.ts';
 
 /** Large reads: 1 MiB reached ~1.1 GB/s here, the 64 KiB default only 0.6 (performance-baseline §7). */
 export const READ_CHUNK_BYTES = 1024 * 1024;
@@ -53,8 +54,8 @@ export const LOOKAHEAD_ENTRIES = 16;
 const OUTPUT_BATCH_BYTES = 64 * 1024;
 /** Warnings kept word for word; beyond that only counted (memory stays flat on a tree that melts away). */
 const WARNINGS_KEPT = 1000;
-/** Paths named in a FILES_UNREADABLE failure. */
-const UNREADABLE_PATHS_KEPT = 50;
+/** Paths named in the details (left out, changed while read) and in a FILES_UNREADABLE failure. */
+const AFFECTED_PATHS_KEPT = 50;
 
 export const WARNING_CODES = {
   vanished: 'FILE_VANISHED',
@@ -71,8 +72,15 @@ export interface ArchiveCounts {
   hardlinks: number;
   /** Bytes of file content archived (bodies, without tar headers and padding). */
   contentBytes: number;
+  /**
+   * Of those, the bytes the files occupied on disk (holes of sparse files not
+   * counted): what a restore, which writes zero runs as holes, needs.
+   */
+  dataBytes: number;
   /** Archived, but changed while read (the copy may be torn). */
   changedWhileRead: number;
+  /** Entries archived with extended attributes or ACLs. */
+  withAttributes: number;
   skipped: {
     excluded: number;
     /** The repository and the scratch dir. */
@@ -92,13 +100,18 @@ export class ArchiveLedger implements WalkObserver {
     symlinks: 0,
     hardlinks: 0,
     contentBytes: 0,
+    dataBytes: 0,
     changedWhileRead: 0,
+    withAttributes: 0,
     skipped: { excluded: 0, protected: 0, special: 0, vanished: 0, unreadable: 0, unnameable: 0 },
   };
   /** Unreadable or unnameable paths: data that exists but is not in the archive. */
   readonly leftOutPaths: string[] = [];
   leftOutCount = 0;
+  /** Paths that changed while read (torn copies, or left out when swapped): GNU tar exits 1 for these too. */
+  readonly changedPaths: string[] = [];
   private readonly warnings: SourceWarning[] = [];
+  private attributesNotChecked = false;
   private warningsDropped = 0;
 
   constructor(private readonly log: SourceLog) {}
@@ -111,6 +124,7 @@ export class ArchiveLedger implements WalkObserver {
         break;
       case 'changed':
         this.counts.changedWhileRead++;
+        if (this.changedPaths.length < AFFECTED_PATHS_KEPT) this.changedPaths.push(path);
         this.warn(WARNING_CODES.changed, path, `${path} ${reason}`);
         break;
       case 'unreadable':
@@ -134,13 +148,25 @@ export class ArchiveLedger implements WalkObserver {
     this.counts.skipped[kind]++;
   }
 
+  /** The attributes of a tree could not be read (getfattr missing): said once, not a degraded set. */
+  attributesUnavailable(reason: string): void {
+    if (this.attributesNotChecked) return;
+    this.attributesNotChecked = true;
+    this.warnings.push({ code: 'XATTRS_NOT_CHECKED', message: reason });
+    this.log.warn(reason, { code: 'XATTRS_NOT_CHECKED' });
+  }
+
   specialFile(path: string, kind: string): void {
     this.counts.skipped.special++;
     this.warn(WARNING_CODES.special, path, `${path} is a ${kind}; it is not archived (only regular files, directories and links are)`);
   }
 
+  /**
+   * The archive is not a faithful copy of the tree: data left out, or copies
+   * that may be torn. The run ends WARNING (exit 1) and the set is marked.
+   */
   get degraded(): boolean {
-    return this.leftOutCount > 0;
+    return this.leftOutCount > 0 || this.counts.changedWhileRead > 0;
   }
 
   allWarnings(): SourceWarning[] {
@@ -156,7 +182,7 @@ export class ArchiveLedger implements WalkObserver {
 
   private leftOut(path: string): void {
     this.leftOutCount++;
-    if (this.leftOutPaths.length < UNREADABLE_PATHS_KEPT) this.leftOutPaths.push(path);
+    if (this.leftOutPaths.length < AFFECTED_PATHS_KEPT) this.leftOutPaths.push(path);
   }
 
   private warn(code: string, path: string, message: string): void {
@@ -172,6 +198,8 @@ export class ArchiveLedger implements WalkObserver {
 export interface ArchivePlan {
   /** Absolute, normalised, none inside another. */
   roots: readonly string[];
+  /** Roots that are symlinks to follow -> what they resolve to: its contents are archived under the root's name. */
+  followedRoots?: ReadonlyMap<string, string>;
   rules: ExcludeRules;
   index: IndexWriter;
   ledger: ArchiveLedger;
@@ -217,17 +245,22 @@ async function* archivePieces(plan: ArchivePlan): AsyncGenerator<Buffer> {
   // dev:ino of files with more than one link -> the first archived path, so
   // later links become hard-link entries (as GNU tar writes them).
   const archivedInodes = new Map<string, ArchivedInode>();
-  const prepared = withLookahead(walkAllRoots(plan), (entry) => prepareEntry(entry, plan), LOOKAHEAD_ENTRIES);
+  // Filled root by root before each walk; an entry's attributes are taken out when it is emitted.
+  const attributes = new Map<string, ExtendedAttributes>();
+  const prepared = withLookahead(walkAllRoots(plan, attributes), (entry) => prepareEntry(entry, plan), LOOKAHEAD_ENTRIES);
   for await (const entry of prepared) {
     plan.signal.throwIfAborted();
-    yield* emitEntry(entry, plan, archivedInodes);
+    yield* emitEntry(entry, plan, archivedInodes, attributes);
   }
   yield END_OF_ARCHIVE;
 }
 
-async function* walkAllRoots(plan: ArchivePlan): AsyncGenerator<WalkedEntry> {
+async function* walkAllRoots(plan: ArchivePlan, attributes: Map<string, ExtendedAttributes>): AsyncGenerator<WalkedEntry> {
   for (const root of plan.roots) {
-    const walk = walkTree(root, plan.rules, plan.ledger, plan.signal);
+    const scan = await scanExtendedAttributes(root, plan.followedRoots?.get(root) ?? root, plan.signal);
+    if (scan.unavailable) plan.ledger.attributesUnavailable(scan.unavailable);
+    for (const [path, found] of scan.byPath) attributes.set(path, found);
+    const walk = walkTree(root, plan.rules, plan.ledger, plan.signal, { followRootLink: plan.followedRoots?.has(root) ?? false });
     let first = true;
     while (true) {
       let step: IteratorResult<WalkedEntry>;
@@ -306,14 +339,14 @@ async function prepareEntry(entry: WalkedEntry, plan: ArchivePlan): Promise<Prep
       }
     }
     case 'file':
-      return prepareFile(path, plan);
+      return prepareFile(path, plan, entry.followLink ?? false);
   }
 }
 
-async function prepareFile(path: string, plan: ArchivePlan): Promise<PreparedEntry> {
+async function prepareFile(path: string, plan: ArchivePlan, followLink: boolean): Promise<PreparedEntry> {
   let handle: FileHandle;
   try {
-    handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    handle = await open(path, fsConstants.O_RDONLY | (followLink ? 0 : fsConstants.O_NOFOLLOW) | fsConstants.O_NONBLOCK);
   } catch (error) {
     reportOrThrow(plan.ledger, path, error);
     return { kind: 'none' };
@@ -356,30 +389,43 @@ async function prepareFile(path: string, plan: ArchivePlan): Promise<PreparedEnt
   }
 }
 
-async function* emitEntry(entry: PreparedEntry, plan: ArchivePlan, archivedInodes: Map<string, ArchivedInode>): AsyncGenerator<Buffer> {
+async function* emitEntry(
+  entry: PreparedEntry,
+  plan: ArchivePlan,
+  archivedInodes: Map<string, ArchivedInode>,
+  attributes: Map<string, ExtendedAttributes>,
+): AsyncGenerator<Buffer> {
+  if (entry.kind === 'none') return;
+  const found = attributes.get(entry.path);
+  if (found) attributes.delete(entry.path);
+  if (found && entry.kind !== 'symlink') plan.ledger.counts.withAttributes++;
   switch (entry.kind) {
-    case 'none':
-      return;
     case 'dir':
-      yield header(entry.path, 'Directory', entry.stats);
-      await plan.index.add(indexEntry(entry.path, 'dir', entry.stats, 0));
+      yield header(entry.path, 'Directory', entry.stats, { attributes: found });
+      await plan.index.add(indexEntry(entry.path, 'dir', entry.stats, 0, found));
       plan.ledger.counts.dirs++;
       return;
     case 'symlink':
+      // Links carry no ACLs, and Linux allows no user.* attributes on them.
       yield header(entry.path, 'SymbolicLink', entry.stats, { linkTarget: entry.target });
       await plan.index.add({ ...indexEntry(entry.path, 'symlink', entry.stats, 0), linkTarget: entry.target });
       plan.ledger.counts.symlinks++;
       return;
     case 'file':
       try {
-        yield* emitFile(entry, plan, archivedInodes);
+        yield* emitFile(entry, plan, archivedInodes, found);
       } finally {
         await entry.handle?.close();
       }
   }
 }
 
-async function* emitFile(entry: PreparedFile, plan: ArchivePlan, archivedInodes: Map<string, ArchivedInode>): AsyncGenerator<Buffer> {
+async function* emitFile(
+  entry: PreparedFile,
+  plan: ArchivePlan,
+  archivedInodes: Map<string, ArchivedInode>,
+  attributes: ExtendedAttributes | undefined,
+): AsyncGenerator<Buffer> {
   const { path, stats } = entry;
   const firstLink = stats.nlink > 1 ? archivedInodes.get(inodeKey(stats)) : undefined;
   if (firstLink) {
@@ -390,7 +436,7 @@ async function* emitFile(entry: PreparedFile, plan: ArchivePlan, archivedInodes:
   }
 
   const size = stats.size;
-  yield header(path, 'File', stats, { size });
+  yield header(path, 'File', stats, { size, attributes });
   const hash = createHash('sha256');
   let position = 0;
   let readFailure = entry.readFailure;
@@ -446,9 +492,10 @@ async function* emitFile(entry: PreparedFile, plan: ArchivePlan, archivedInodes:
   }
 
   const sha256 = hash.digest('hex');
-  await plan.index.add({ ...indexEntry(path, 'file', stats, size), sha256 });
+  await plan.index.add({ ...indexEntry(path, 'file', stats, size, attributes), sha256 });
   plan.ledger.counts.files++;
   plan.ledger.counts.contentBytes += size;
+  plan.ledger.counts.dataBytes += Math.min(size, stats.blocks * 512);
   if (stats.nlink > 1) archivedInodes.set(inodeKey(stats), { path, size, sha256 });
 }
 
@@ -463,21 +510,41 @@ async function readLinkTarget(path: string, ledger: ArchiveLedger): Promise<stri
   return target;
 }
 
-function header(path: string, type: TarEntryHeader['type'], stats: Stats, extra: { size?: number; linkTarget?: string } = {}): Buffer {
+function header(
+  path: string,
+  type: TarEntryHeader['type'],
+  stats: Stats,
+  extra: { size?: number; linkTarget?: string; attributes?: ExtendedAttributes } = {},
+): Buffer {
   return encodeEntryHeader({
     name: archiveNameOf(path),
     type,
-    mode: stats.mode & 0o7777,
+    // With an ACL, a tar without --acls must not hand the owning group the mask.
+    mode: modeWithoutWidening(stats.mode & 0o7777, extra.attributes),
     uid: stats.uid,
     gid: stats.gid,
     size: extra.size ?? 0,
-    mtime: stats.mtime,
+    mtime: mtimeOf(stats),
     linkTarget: extra.linkTarget,
+    extraPaxRecords: extra.attributes ? paxRecordsFor(extra.attributes) : undefined,
   });
 }
 
-function indexEntry(path: string, type: IndexEntry['type'], stats: Stats, size: number): IndexEntry {
-  return { path, type, mode: stats.mode & 0o7777, size, mtime: stats.mtime.toISOString(), uid: stats.uid, gid: stats.gid };
+/** The index keeps the true mode (group bits = the ACL mask, as stat shows it after a faithful restore). */
+function indexEntry(path: string, type: IndexEntry['type'], stats: Stats, size: number, attributes?: ExtendedAttributes): IndexEntry {
+  const entry: IndexEntry = { path, type, mode: stats.mode & 0o7777, size, mtime: mtimeOf(stats).toISOString(), uid: stats.uid, gid: stats.gid };
+  if (attributes) entry.xattrs = attributesForIndex(attributes);
+  return entry;
+}
+
+/**
+ * The mtime truncated to the millisecond. Node's `stats.mtime` ROUNDS the
+ * nanosecond time to the millisecond, so a file modified at x.9996 s became
+ * x+1 s in the header (GNU tar and stat truncate): a restore then differed from
+ * the source by a second.
+ */
+function mtimeOf(stats: Stats): Date {
+  return new Date(Math.floor(stats.mtimeMs));
 }
 
 function inodeKey(stats: Stats): string {

@@ -16,6 +16,8 @@
 //   sha256      files and hard links: hex sha256 of exactly the bytes archived
 //   linkTarget  symlinks: the target as stored; hard links: the absolute path
 //               of the first archived link to the same inode
+//   xattrs      only when the entry has any: extended attributes and POSIX
+//               ACLs, name -> base64 of the raw value (files-xattrs.ts)
 // A hard link carries its content's size and sha256 so a drill can check
 // every restored path by itself.
 
@@ -34,6 +36,8 @@ export interface IndexEntry {
   gid: number;
   sha256?: string;
   linkTarget?: string;
+  /** Extended attributes and ACLs (`system.posix_acl_access`...): name -> base64 value; absent when none. */
+  xattrs?: Record<string, string>;
 }
 
 /** Lines are gathered up to this many bytes and then written in one call. */

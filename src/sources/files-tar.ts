@@ -14,6 +14,7 @@
 // open the file first, take the size from that open descriptor, and always emit
 // exactly the promised number of bytes.
 
+import { basename } from 'node:path';
 import { Header, Pax } from 'tar';
 
 export const TAR_BLOCK_SIZE = 512;
@@ -36,6 +37,8 @@ export interface TarEntryHeader {
   mtime: Date;
   /** Symlink target as read from the link, or the archive name of the first hard link. */
   linkTarget?: string;
+  /** Encoded pax records to add (ACLs and extended attributes, see files-xattrs.ts). */
+  extraPaxRecords?: Buffer;
 }
 
 /**
@@ -60,9 +63,10 @@ export function encodeEntryHeader(entry: TarEntryHeader): Buffer {
   const needsPax = header.encode();
   const block = header.block;
   if (!block) throw new Error(`node-tar did not encode a header for ${path}`);
-  if (!needsPax) return block;
-  // Only standard pax keywords: GNU tar prints a notice for every unknown one
-  // (node-tar's own SCHILY.dev/ino/nlink), which would make restores noisy.
+  if (!needsPax && !entry.extraPaxRecords?.length) return block;
+  // Only standard pax keywords and GNU tar's own SCHILY.xattr/acl ones: GNU
+  // tar prints a notice for every unknown one (node-tar's SCHILY.dev/ino/nlink),
+  // which would make restores noisy.
   const pax = new Pax({
     path,
     linkpath: entry.linkTarget,
@@ -70,8 +74,28 @@ export function encodeEntryHeader(entry: TarEntryHeader): Buffer {
     uid: entry.uid,
     gid: entry.gid,
     mtime: entry.mtime,
-  }).encode();
-  return Buffer.concat([pax, block]);
+  });
+  if (!entry.extraPaxRecords?.length) return Buffer.concat([pax.encode(), block]);
+  return Buffer.concat([extendedHeaderBlock(path, Buffer.concat([Buffer.from(pax.encodeBody(), 'utf8'), entry.extraPaxRecords])), block]);
+}
+
+/** A pax extended header ('x') carrying `body`, padded to whole blocks (what node-tar's Pax.encode does for its own fields). */
+function extendedHeaderBlock(path: string, body: Buffer): Buffer {
+  const out = Buffer.alloc(TAR_BLOCK_SIZE * (1 + Math.ceil(body.length / TAR_BLOCK_SIZE)));
+  new Header({
+    path: `PaxHeader/${basename(path)}`.slice(0, 99),
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: body.length,
+    mtime: new Date(0),
+    type: 'ExtendedHeader',
+    linkpath: '',
+    uname: '',
+    gname: '',
+  }).encode(out);
+  body.copy(out, TAR_BLOCK_SIZE);
+  return out;
 }
 
 /** Zero bytes that round a body of `size` bytes up to a whole tar block. */

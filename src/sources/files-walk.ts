@@ -20,7 +20,7 @@
 // archive order.
 
 import type { Dirent, Stats } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import type { ExcludeRules } from './files-exclude.ts';
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'special';
@@ -34,6 +34,11 @@ export interface WalkedEntry {
   stats?: Stats;
   /** Special files: what it is ("FIFO (named pipe)", "unix socket", ...). */
   specialKind?: string;
+  /**
+   * The configured path itself, which is a symlink the operator asked us to
+   * follow (`storage -> shared/storage`): it is read through the link.
+   */
+  followLink?: boolean;
 }
 
 export type WalkProblemKind = 'vanished' | 'unreadable' | 'changed' | 'unnameable';
@@ -61,13 +66,18 @@ export async function* walkTree(
   rules: ExcludeRules,
   observer: WalkObserver,
   signal: AbortSignal,
+  options: { followRootLink?: boolean } = {},
 ): AsyncGenerator<WalkedEntry> {
-  const rootStats = await lstat(rootPath);
+  // A configured path that is a symlink is followed (like `tar -h`, for that
+  // one name only): its target's contents are archived under the configured
+  // name. Everything below it is walked without following links as usual.
+  const statRoot = options.followRootLink ? stat : lstat;
+  const rootStats = await statRoot(rootPath);
   const stack: PendingEntry[] = [];
   if (rootStats.isDirectory()) {
-    yield* visitDirectory(rootPath, rootStats, stack, rules, observer);
+    yield* visitDirectory(rootPath, rootStats, stack, rules, observer, statRoot);
   } else {
-    yield { path: rootPath, ...kindOfStats(rootStats) };
+    yield { path: rootPath, ...kindOfStats(rootStats), ...(options.followRootLink ? { followLink: true } : {}) };
   }
 
   while (stack.length > 0) {
@@ -109,6 +119,7 @@ async function* visitDirectory(
   stack: PendingEntry[],
   rules: ExcludeRules,
   observer: WalkObserver,
+  statAgain: (path: string) => Promise<Stats> = lstat,
 ): AsyncGenerator<WalkedEntry> {
   let children: Dirent<Buffer>[] | undefined;
   try {
@@ -122,7 +133,7 @@ async function* visitDirectory(
     // The directory we listed must still be the one we lstat'ed: a directory
     // swapped for a symlink in between would otherwise pull another tree
     // (say /etc) into the archive under this name.
-    const after = await lstat(path).catch(() => undefined);
+    const after = await statAgain(path).catch(() => undefined);
     if (!after) {
       observer.problem('vanished', path, 'it was removed while it was listed');
       return;
@@ -201,6 +212,10 @@ export function classifyFsError(error: unknown): { kind: WalkProblemKind; reason
     case 'ESTALE':
     case 'EOVERFLOW':
       return { kind: 'unreadable', reason };
+    case 'ENAMETOOLONG':
+      // Deeper than PATH_MAX: anyone who may create directories there could
+      // otherwise stop every backup; it is left out and named instead.
+      return { kind: 'unreadable', reason: `${code}: its path is longer than the system allows (${(error as Error).message})` };
     default:
       return undefined;
   }

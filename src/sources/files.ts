@@ -10,13 +10,20 @@
 //   files-index.ts    the index file
 //
 // Outcomes: a clean run resolves `completed` with degraded=false. Files that
-// vanish or change while read are warnings. Data that exists but could not be
-// archived (unreadable, or a name that is not UTF-8) makes the run degraded
-// (exit 1), or, with `fail_on_unreadable: true`, rejects `completed` with
-// FILES_UNREADABLE naming the paths. The tar stream is valid in every case.
+// vanish before they are read are warnings (they no longer exist). Files that
+// change while read (shrink, grow, modified, swapped) make the run degraded
+// (exit 1, as GNU tar's "file changed as we read it"), and so does data that
+// exists but could not be archived (unreadable, a name that is not UTF-8, a
+// path longer than PATH_MAX); with `fail_on_unreadable: true` the latter
+// rejects `completed` with FILES_UNREADABLE naming the paths. The tar stream
+// is valid in every case.
+//
+// A configured path that is a symlink (deploy tools link `storage` and `.env`
+// into a shared dir) is followed for that name only, like `tar -h`; one that
+// dangles fails the source.
 
 import { constants as fsConstants, type Stats } from 'node:fs';
-import { access, lstat, readlink, realpath } from 'node:fs/promises';
+import { access, lstat, readlink, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import type { FilesSourceConfig } from '../config/schema.ts';
@@ -35,6 +42,7 @@ const STREAM_HIGH_WATER_MARK = 1024 * 1024;
 export const filesSource: SourceDriver<FilesSourceConfig> = {
   type: 'files',
   extension: 'tar',
+  content: 'files',
 
   async preflight(context: FilesContext): Promise<PreflightReport> {
     const plan = await planArchive(context);
@@ -69,6 +77,7 @@ export const filesSource: SourceDriver<FilesSourceConfig> = {
           index,
           ledger,
           signal: context.signal,
+          followedRoots: new Map(plan.followedLinks.map((link) => [link.path, link.target])),
           rootFailure: (root, error) => rootError(context, root, plan.fieldOf(root), error),
         });
         finished = true;
@@ -81,7 +90,7 @@ export const filesSource: SourceDriver<FilesSourceConfig> = {
         if (finished) {
           try {
             await index.close();
-            settle.resolve(outcome(context, ledger, index, plan.warnings));
+            settle.resolve(outcome(context, ledger, index, plan));
           } catch (error) {
             settle.reject(error instanceof RestorableError ? error : indexError(context, index.filePath, error));
           }
@@ -114,6 +123,8 @@ export const filesSource: SourceDriver<FilesSourceConfig> = {
 interface ArchivePlanning {
   /** Normalised absolute paths, in config order, minus those inside another. */
   roots: string[];
+  /** Configured paths that are symlinks, followed for that name only, with what they resolved to. */
+  followedLinks: Array<{ path: string; target: string }>;
   rules: ExcludeRules;
   notes: string[];
   warnings: SourceWarning[];
@@ -128,6 +139,7 @@ async function planArchive(context: FilesContext): Promise<ArchivePlanning> {
   const fieldByRoot = new Map<string, string>();
   const notes: string[] = [];
   const warnings: SourceWarning[] = [];
+  const followedLinks: Array<{ path: string; target: string }> = [];
 
   const compiled = compileExcludePatterns(config.exclude, sourceName);
   const repository = await describeProtected(context.repositoryPath);
@@ -154,17 +166,34 @@ async function planArchive(context: FilesContext): Promise<ArchivePlanning> {
         }
       }
     }
-    const stats = await lstatRoot(context, root, field(index));
+    let stats = await lstatRoot(context, root, field(index));
     if (stats.isSymbolicLink()) {
+      // Deploy tools make `storage` and `.env` links into a shared dir. The
+      // operator named the path to back up what it holds, so the link is
+      // followed for this one name (like `tar -h`); archiving the bare link
+      // would be a "backup OK" of nothing.
       const target = await readlink(root).catch(() => '?');
-      warnings.push({
-        code: 'PATH_IS_SYMLINK',
-        path: root,
-        message: `${field(index)} ${root} is a symlink to ${target}: only the link is archived (as GNU tar does), not what it points to; configure the target path to back up its contents`,
+      const resolved = await realpath(root).catch((error: unknown) => {
+        throw new RestorableError(`${field(index)}: ${root} is a symlink to ${target}, which does not exist`, {
+          code: 'SOURCE_PATH_MISSING',
+          where: { source: sourceName, path: root },
+          remedy: `mount or create what the link points to, or correct ${field(index)}; nothing was backed up for this source`,
+          cause: error,
+        });
       });
-    } else {
-      await checkReadable(context, root, field(index), stats);
+      for (const protectedPath of [...repository.paths, ...scratch.paths]) {
+        if (resolved === protectedPath || resolved.startsWith(`${protectedPath}/`)) {
+          throw new ConfigError(`${field(index)}: ${root} links to ${resolved}, inside the backup repository ${context.repositoryPath}`, {
+            where: { source: sourceName, path: root },
+            remedy: 'back up the application directories, not the repository (copy it offsite with a destination instead)',
+          });
+        }
+      }
+      stats = await statRoot(context, root, field(index));
+      followedLinks.push({ path: root, target: resolved });
+      notes.push(`${root} is a symlink to ${resolved}: its contents are archived under ${root} (the link is followed for this path only, like tar -h)`);
     }
+    await checkReadable(context, root, field(index), stats);
     candidates.push(root);
   }
 
@@ -178,6 +207,7 @@ async function planArchive(context: FilesContext): Promise<ArchivePlanning> {
   const protectedDirectories: ProtectedDirectory[] = [...repository.directories, ...scratch.directories];
   return {
     roots,
+    followedLinks,
     rules: buildExcludeRules(compiled, protectedDirectories),
     notes,
     warnings,
@@ -199,6 +229,14 @@ async function describeProtected(path: string): Promise<{ paths: string[]; direc
 async function lstatRoot(context: FilesContext, root: string, field: string): Promise<Stats> {
   try {
     return await lstat(root);
+  } catch (error) {
+    throw rootError(context, root, field, error);
+  }
+}
+
+async function statRoot(context: FilesContext, root: string, field: string): Promise<Stats> {
+  try {
+    return await stat(root);
   } catch (error) {
     throw rootError(context, root, field, error);
   }
@@ -232,9 +270,9 @@ function rootError(context: FilesContext, root: string, field: string, error: un
   });
 }
 
-function outcome(context: FilesContext, ledger: ArchiveLedger, index: IndexWriter, preflightWarnings: SourceWarning[]): SourceFacts {
+function outcome(context: FilesContext, ledger: ArchiveLedger, index: IndexWriter, plan: ArchivePlanning): SourceFacts {
   const { counts } = ledger;
-  if (context.config.fail_on_unreadable && ledger.degraded) {
+  if (context.config.fail_on_unreadable && ledger.leftOutCount > 0) {
     const more = ledger.leftOutCount - ledger.leftOutPaths.length;
     throw new RestorableError(
       `${ledger.leftOutCount} path(s) could not be read and fail_on_unreadable is set: ${ledger.leftOutPaths.slice(0, 5).join(', ')}${ledger.leftOutCount > 5 ? ', ...' : ''}`,
@@ -247,7 +285,7 @@ function outcome(context: FilesContext, ledger: ArchiveLedger, index: IndexWrite
     );
   }
   return {
-    warnings: [...preflightWarnings, ...ledger.allWarnings()],
+    warnings: [...plan.warnings, ...ledger.allWarnings()],
     degraded: ledger.degraded,
     indexFile: index.filePath,
     indexEntries: index.entryCount,
@@ -262,9 +300,13 @@ function outcome(context: FilesContext, ledger: ArchiveLedger, index: IndexWrite
         hardlinks: counts.hardlinks,
       },
       contentBytes: counts.contentBytes,
+      dataBytes: counts.dataBytes,
       changedWhileRead: counts.changedWhileRead,
+      withAttributes: counts.withAttributes,
+      changedPaths: ledger.changedPaths,
       skipped: { ...counts.skipped },
       leftOutPaths: ledger.leftOutPaths,
+      ...(plan.followedLinks.length > 0 ? { followedLinks: plan.followedLinks } : {}),
     },
   };
 }

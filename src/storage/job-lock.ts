@@ -2,13 +2,20 @@
 // who holds it (pid, host, start time, the process's kernel start tick so a
 // recycled pid is not mistaken for the holder). A second run is refused,
 // naming the holder; a lock whose holder is dead is taken over with a warning.
+// The lock is created with O_EXCL|O_NOFOLLOW inside a `.restorable/` that must
+// be a real directory (a planted link there refuses the repository), and read
+// back bounded and without following links.
 
 import { readFileSync } from 'node:fs';
-import { open, readFile, unlink } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { RestorableError } from '../core/errors.ts';
 import { STATE_DIR } from './local-repository.ts';
+import { checkLayoutDirectory, CREATE_EXCLUSIVE, readSmallFileNoFollow } from './repository-paths.ts';
+
+/** A lock file is one short JSON line. */
+const MAX_LOCK_BYTES = 64 * 1024;
 
 export interface LockHolder {
   pid: number;
@@ -40,9 +47,10 @@ export async function acquireJobLock(repositoryRoot: string, command: string, no
     processStartTicks: processStartTicks(process.pid),
   };
   let tookOverFrom: LockHolder | undefined;
+  await checkLayoutDirectory(repositoryRoot, STATE_DIR);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const handle = await open(path, 'wx', 0o600);
+      const handle = await open(path, CREATE_EXCLUSIVE, 0o600);
       await handle.writeFile(JSON.stringify(holder) + '\n');
       await handle.sync();
       await handle.close();
@@ -79,7 +87,10 @@ export async function acquireJobLock(repositoryRoot: string, command: string, no
 /** Who holds the lock now, or undefined. For `check` and messages. */
 export async function readHolder(path: string): Promise<LockHolder | undefined> {
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as LockHolder;
+    const holder = JSON.parse(await readSmallFileNoFollow(path, MAX_LOCK_BYTES)) as LockHolder | null;
+    // Only a lock of the right shape names a holder; anything else is an unreadable lock.
+    if (typeof holder?.pid !== 'number' || !Number.isSafeInteger(holder.pid) || holder.pid <= 0 || typeof holder.host !== 'string') return undefined;
+    return holder;
   } catch {
     return undefined;
   }

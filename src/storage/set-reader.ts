@@ -21,7 +21,15 @@ export interface SetReader {
 export async function resolveSetId(reader: SetReader, requested: string | undefined): Promise<string> {
   const ids = await reader.setIds();
   if (!requested || requested === 'latest') {
-    const newest = ids[0];
+    // A safety set (restore db's copy of a database it wrote over) is never `latest`,
+    // and neither is a damaged set (a manifest that fails validation): `latest` is the newest sound set.
+    let newest: string | undefined;
+    for (const id of ids) {
+      const manifest = await reader.readManifest(id).catch(() => undefined);
+      if (!manifest || manifest.safety) continue;
+      newest = id;
+      break;
+    }
     if (!newest) {
       throw new RestorableError(`no complete set in ${reader.describe()}`, {
         code: 'NO_SET',

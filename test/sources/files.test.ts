@@ -402,8 +402,8 @@ test('a file as a path, a symlink as a path, nested paths, and a name that is no
   });
 
   const report = await filesSource.preflight(h.context);
-  assert.deepEqual(report.warnings.map((warning) => warning.code), ['PATH_IS_SYMLINK']);
-  assert.match(report.warnings[0]!.message, /only the link is archived/);
+  assert.deepEqual(report.warnings, [], 'a configured symlink is followed, not a warning');
+  assert.ok(report.notes.some((note) => note.includes(`${join(base, 'current-storage')} is a symlink to ${join(app, 'storage')}: its contents are archived`)));
   assert.ok(report.notes.some((note) => note.includes(`${join(app, 'storage', 'app')} is inside ${join(app, 'storage')}`)));
 
   const facts = await backUp(h);
@@ -414,10 +414,12 @@ test('a file as a path, a symlink as a path, nested paths, and a name that is no
     `${join(app, 'storage').slice(1)}/`,
     `${join(app, 'storage', 'app').slice(1)}/`,
     join(app, 'storage', 'app', 'upload.jpg').slice(1),
-    join(base, 'current-storage').slice(1),
-  ], 'the file alone (no parent dirs), storage once, the symlink as a link');
+    `${join(base, 'current-storage').slice(1)}/`,
+    `${join(base, 'current-storage', 'app').slice(1)}/`,
+    join(base, 'current-storage', 'app', 'upload.jpg').slice(1),
+  ], 'the file alone (no parent dirs), storage once, the configured symlink followed: its contents under its name');
   const unnameable = warningsWith(facts, 'FILE_UNNAMEABLE');
-  assert.equal(unnameable.length, 1);
+  assert.equal(unnameable.length, 2, 'once under storage, once under the followed link to it');
   assert.match(unnameable[0]!.message, /not valid UTF-8 \(bytes 6c6174696e312de92e747874\)/);
   assert.equal(facts.degraded, true, 'a file left out because of its name degrades the backup');
 
@@ -426,7 +428,76 @@ test('a file as a path, a symlink as a path, nested paths, and a name that is no
   extractWithGnuTar(h.archivePath, restored);
   assert.equal(readFileSync(join(restored, app, '.env'), 'utf8'), 'APP_KEY=base64:abc\n');
   assert.equal(lstatSync(join(restored, app, '.env')).mode & 0o7777, 0o640);
-  assert.equal(readlinkSync(join(restored, base, 'current-storage')), join(app, 'storage'));
+  assert.equal(readFileSync(join(restored, base, 'current-storage', 'app', 'upload.jpg'), 'utf8'), 'jpeg');
+});
+
+test('a configured path that is a symlink (Envoyer/Deployer style) is backed up through the link; a dangling one fails', async () => {
+  const base = workDir('linked-roots');
+  const shared = join(base, 'shared');
+  const release = join(base, 'releases', '42');
+  mkdirSync(join(shared, 'storage', 'app', 'public'), { recursive: true });
+  mkdirSync(release, { recursive: true });
+  writeFileSync(join(shared, 'storage', 'app', 'public', 'avatar.png'), 'png bytes');
+  writeFileSync(join(shared, '.env'), 'APP_KEY=base64:xyz\n');
+  chmodSync(join(shared, '.env'), 0o600);
+  symlinkSync('../../shared/storage', join(release, 'storage'));
+  symlinkSync('../../shared/.env', join(release, '.env'));
+  // A link inside the followed tree stays a link (only the configured name is followed).
+  symlinkSync('/etc/hostname', join(shared, 'storage', 'app', 'inner-link'));
+
+  const h = harness(base, { paths: [join(release, 'storage'), join(release, '.env')] });
+  const facts = await backUp(h);
+  assert.equal(facts.degraded, false);
+  assert.deepEqual(facts.warnings, []);
+  const listing = gnuTar(['-tvf', h.archivePath]);
+  assert.equal(listing.status, 0, listing.stderr);
+  const restored = join(base, 'restored');
+  extractWithGnuTar(h.archivePath, restored);
+  assert.equal(readFileSync(join(restored, release, 'storage', 'app', 'public', 'avatar.png'), 'utf8'), 'png bytes');
+  assert.equal(readFileSync(join(restored, release, '.env'), 'utf8'), 'APP_KEY=base64:xyz\n');
+  assert.equal(lstatSync(join(restored, release, '.env')).mode & 0o777, 0o600, 'the target file\'s mode, as tar -h keeps it');
+  assert.equal(readlinkSync(join(restored, release, 'storage', 'app', 'inner-link')), '/etc/hostname');
+  const index = readIndex(facts);
+  assert.ok(index.some((entry) => entry.path === join(release, 'storage', 'app', 'public', 'avatar.png') && entry.type === 'file'));
+  assert.deepEqual((facts.details as { followedLinks: unknown }).followedLinks, [
+    { path: join(release, 'storage'), target: join(shared, 'storage') },
+    { path: join(release, '.env'), target: join(shared, '.env') },
+  ]);
+
+  symlinkSync('../../shared/gone', join(release, 'cache'));
+  const dangling = harness(base, { paths: [join(release, 'cache')] });
+  await assert.rejects(filesSource.preflight(dangling.context), (error: unknown) => {
+    assert.ok(error instanceof RestorableError);
+    assert.equal(error.code, 'SOURCE_PATH_MISSING');
+    assert.match(error.message, /is a symlink to \.\.\/\.\.\/shared\/gone, which does not exist/);
+    return true;
+  });
+});
+
+test('a path longer than PATH_MAX is skipped with a warning (degraded), and the rest is backed up', async (t) => {
+  const base = workDir('long-path');
+  const root = join(base, 'tree');
+  mkdirSync(root);
+  writeFileSync(join(root, 'a-normal.txt'), 'normal');
+  // 20 levels of 250-character names: the deepest paths are over 5000 bytes,
+  // which no absolute-path system call accepts (ENAMETOOLONG).
+  // rmSync cannot remove what it cannot name; GNU rm walks with openat.
+  t.after(() => spawnSync('rm', ['-rf', root]));
+  // Made from inside (relative mkdir + chdir), in a child: a shell's `cd` gives up at PATH_MAX.
+  const script = `const fs = require('node:fs'); process.chdir(${JSON.stringify(root)}); for (let i = 0; i < 20; i++) { fs.mkdirSync('d'.repeat(250)); process.chdir('d'.repeat(250)); } fs.writeFileSync('deep.txt', 'deep');`;
+  const made = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.equal(made.status, 0, `making the deep tree failed: ${made.stderr}`);
+  writeFileSync(join(root, 'z-after.txt'), 'after');
+
+  const h = harness(base, { paths: [root] });
+  const facts = await backUp(h);
+  const unreadable = warningsWith(facts, 'FILE_UNREADABLE');
+  assert.equal(unreadable.length, 1, JSON.stringify(facts.warnings.map((warning) => warning.message.slice(0, 80))));
+  assert.match(unreadable[0]!.message, /ENAMETOOLONG: its path is longer than the system allows/);
+  assert.equal(facts.degraded, true);
+  const listing = gnuTar(['-tf', h.archivePath]);
+  assert.equal(listing.status, 0, listing.stderr);
+  assert.ok(listing.stdout.includes(`${join(root, 'z-after.txt').slice(1)}\n`), 'entries after the long path are archived');
 });
 
 // ---------------------------------------------------------------------------
@@ -521,7 +592,12 @@ test('files that vanish, shrink or grow during the backup are reported and the a
     warningsWith(facts, 'FILE_VANISHED').map((warning) => warning.path).sort(),
     [join(root, 'c-doomed.txt'), join(root, 'd-doomed-dir')],
   );
-  assert.equal(facts.degraded, false, 'vanished and changed files are warnings, not a degraded backup');
+  assert.equal(facts.degraded, true, 'files that changed while read make a degraded backup (GNU tar exits 1 too)');
+  assert.deepEqual(
+    (facts.details as { changedPaths: string[] }).changedPaths,
+    [join(root, 'a-shrinks.bin'), join(root, 'e-grows.bin')],
+    'the set names the paths whose copies may be torn',
+  );
 
   const listing = gnuTar(['-tf', h.archivePath]);
   assert.equal(listing.status, 0, listing.stderr);
