@@ -3,12 +3,14 @@
 // passed and be younger than `monitor.drill_max_age` (default 8d: a weekly
 // drill with a day of slack). A backup nobody has proven restorable lately is
 // a risk the monitor should name; before the first drill, it says how to start.
+// An aborted drill (interrupted by Ctrl-C or SIGTERM) proves nothing either
+// way, so it is skipped: the newest completed drill counts.
 
 import { parseDurationMs } from '../config/schema.ts';
 import { formatAge, type Check } from './check.ts';
 
 export const drillCheck: Check = async (context) => {
-  const drills = context.runs.filter((run) => run.command === 'drill');
+  const drills = context.runs.filter((run) => run.command === 'drill' && run.status !== 'aborted');
   const last = drills[drills.length - 1];
   const configured = context.config.drill.queries.length > 0;
   if (!last) {
@@ -25,7 +27,7 @@ export const drillCheck: Check = async (context) => {
       {
         name: 'drill',
         state: 'CRITICAL',
-        summary: `the last restore drill (set ${last.setId ?? '?'}, ${formatAge(ageMs)} ago) failed${last.error ? `: ${last.error.message}` : ': the restored data differed from the backup'}`,
+        summary: `the last restore drill (set ${last.setId ?? '?'}, ${formatAge(ageMs)} ago) failed: ${last.error ? last.error.message : whatFailed(last.details?.results)}`,
         remedy: 'read `restorable drill --json` output or the run history, fix the cause, then run `restorable drill` again',
         perfdata,
       },
@@ -51,3 +53,16 @@ export const drillCheck: Check = async (context) => {
     },
   ];
 };
+
+const LONGEST_DIFFERENCE = 200;
+
+/** The first failed source of a recorded drill, as the drill's summary line says it. */
+function whatFailed(results: unknown): string {
+  const failed = (Array.isArray(results) ? results : []).find((result) => result && typeof result === 'object' && result.ok === false) as
+    | { source?: string; restoreFailure?: { summary?: string; stage?: string }; differences?: unknown[] }
+    | undefined;
+  if (!failed) return 'the restored data differed from the backup';
+  if (failed.restoreFailure?.summary) return `${failed.source} could not be ${failed.restoreFailure.stage === 'compare' ? 'compared' : 'restored'}: ${failed.restoreFailure.summary}`;
+  const first = String(failed.differences?.[0] ?? 'differences');
+  return `${failed.source} did not restore as recorded: ${first.length > LONGEST_DIFFERENCE ? `${first.slice(0, LONGEST_DIFFERENCE)}...` : first}`;
+}

@@ -20,7 +20,7 @@ export function registerBackupCommand(program: Command, output: Output, run: Act
     .option('--only <sources>', 'comma-separated source names, e.g. db,files')
     .action(
       run(async (options) => {
-        const loaded = loadConfig(locateConfig(options.config));
+        const loaded = loadConfig(locateConfig(options.config), options.configSafety);
         const only = typeof options.only === 'string' ? options.only.split(',').map((name) => name.trim()).filter(Boolean) : undefined;
         return interruptible(async (signal) => {
           const outcome = await runBackupAndNotify({ loaded, only, clock: systemClock, reporter: createReporter(output), signal: signal });

@@ -27,7 +27,7 @@ export function registerCheckCommand(program: Command, output: Output, run: Acti
       run(async (options) => {
         let report: PluginReport;
         try {
-          const loaded = loadConfig(locateConfig(options.config));
+          const loaded = loadConfig(locateConfig(options.config), options.configSafety);
           const checked = await runCheck({ loaded, clock: systemClock });
           await announceStateChange(loaded, checked, output);
           report = checked;

@@ -1,16 +1,19 @@
 // Owns `restorable drill [SET]`: the restore test on demand (the scheduler runs
 // the same job). Prints per source whether it restored and compared clean and
-// how long the restore took; exit 0 proven restorable, 2 not. A failed drill
-// is announced through the configured channels.
+// how long the restore took; exit 0 proven restorable, 2 not. The summary line
+// says what happened: which source could not be restored and why (damage, a
+// refused login, a missing privilege), or which did not restore as recorded.
+// A failed drill is announced through the configured channels; an interrupted
+// one (Ctrl-C, SIGTERM) is recorded as aborted, announced to nobody, and exits
+// 128 + the signal's number (130 for Ctrl-C), as a shell reports it.
 
 import type { Command } from 'commander';
-import { hostname } from 'node:os';
+import { constants } from 'node:os';
 import { ExitCode } from '../core/errors.ts';
 import { loadConfig, locateConfig } from '../config/load.ts';
 import { LocalRepository } from '../storage/local-repository.ts';
-import { runDrill } from '../jobs/drill.ts';
+import { announceDrillFailure, runDrill, type DrillOutcome } from '../jobs/drill.ts';
 import { systemClock } from '../jobs/ports.ts';
-import { notifierForJob } from '../jobs/job-notifier.ts';
 import { formatSeconds } from '../core/units.ts';
 import { createReporter, line, printJson, renderError, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
@@ -23,7 +26,7 @@ export function registerDrillCommand(program: Command, output: Output, run: Acti
     .description('restore test: restore the set into scratch databases and directories, compare with what was recorded at backup time, record the result and the restore time')
     .action(
       run(async (options, set) => {
-        const loaded = loadConfig(locateConfig(options.config));
+        const loaded = loadConfig(locateConfig(options.config), options.configSafety);
         return interruptible(async (signal) => {
           const outcome = await runDrill({
             loaded,
@@ -33,31 +36,44 @@ export function registerDrillCommand(program: Command, output: Output, run: Acti
             reporter: createReporter(output),
             signal: signal,
           });
-          if (outcome.status === 'failed' && !signal.aborted) {
-            const notifier = notifierForJob(loaded, systemClock, (message) => {
-              if (!output.json) output.err.write(`notification: ${message}
-`);
+          if (outcome.status === 'failed') {
+            await announceDrillFailure(loaded, outcome, systemClock, (message) => {
+              if (!output.json) output.err.write(`notification: ${message}\n`);
             });
-            await notifier.send({
-              kind: 'drill_failed',
-              job: loaded.config.app,
-              host: hostname(),
-              at: systemClock.now().toISOString(),
-              setId: outcome.setId,
-              differences: outcome.results.flatMap((result) => result.differences.map((difference) => `${result.source}: ${difference}`)),
-              ...(outcome.error ? { error: { message: outcome.error.message, code: outcome.error.code, where: outcome.error.where, remedy: outcome.error.remedy, details: outcome.error.details } } : {}),
-            } as Parameters<typeof notifier.send>[0]);
           }
           if (output.json) {
             printJson(output, { ...outcome, error: outcome.error?.toJSON() });
           } else if (outcome.error) {
             renderError(output, outcome.error);
           } else {
-            const times = outcome.results.map((result) => `${result.source} ${formatSeconds(result.restoreMs)}`).join(', ');
-            line(output, `drill ${outcome.status === 'ok' ? 'OK' : 'FAILED'}: set ${outcome.setId} ${outcome.status === 'ok' ? 'is proven restorable' : 'did not restore as recorded'}; restore time ${times}`);
+            line(output, summaryLine(outcome));
           }
+          if (outcome.status === 'aborted') return interruptExitCode(signal);
           return outcome.status === 'ok' ? ExitCode.OK : ExitCode.CRITICAL;
         });
       }),
     );
+}
+
+/** `drill OK: ...` or `drill FAILED: ...` naming per failed source what happened, with the time each restore really took. */
+function summaryLine(outcome: DrillOutcome): string {
+  const times = outcome.results
+    .map((result) => `${result.source} ${formatSeconds(result.restoreMs)}${result.restoreFailure && result.restoreFailure.stage !== 'compare' ? ' (until it failed)' : ''}`)
+    .join(', ');
+  if (outcome.status === 'ok') return `drill OK: set ${outcome.setId} is proven restorable; restore time ${times}`;
+  const failures = outcome.results
+    .filter((result) => !result.ok)
+    .map((result) =>
+      result.restoreFailure
+        ? `${result.source} could not be ${result.restoreFailure.stage === 'compare' ? 'compared' : 'restored'}: ${result.restoreFailure.summary}`
+        : `${result.source} did not restore as recorded (${result.differences.length} difference${result.differences.length === 1 ? '' : 's'})`,
+    );
+  return `drill FAILED: set ${outcome.setId}: ${failures.join('; ')}; restore time ${times}`;
+}
+
+/** 128 + the number of the signal that interrupted (130 for SIGINT, 143 for SIGTERM). */
+function interruptExitCode(signal: AbortSignal): number {
+  const name = /SIG[A-Z]+/.exec(String(signal.reason))?.[0] as keyof typeof constants.signals | undefined;
+  const number = name ? constants.signals[name] : undefined;
+  return 128 + (number ?? constants.signals.SIGINT);
 }

@@ -20,7 +20,7 @@ export function registerMetricsCommand(program: Command, output: Output, run: Ac
     .option('--textfile <file>', "write atomically to this .prom file (node_exporter's textfile collector) instead of stdout")
     .action(
       run(async (options) => {
-        const loaded = loadConfig(locateConfig(options.config));
+        const loaded = loadConfig(locateConfig(options.config), options.configSafety);
         const families = await collectMetricFamilies({ loaded, clock: systemClock });
         const textfile = typeof options.textfile === 'string' ? options.textfile : undefined;
         if (textfile) await writePrometheusTextfile(textfile, renderExposition(families));

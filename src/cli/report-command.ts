@@ -17,7 +17,7 @@ export function registerReportCommand(program: Command, output: Output, run: Act
     .option('--send', 'send it through the configured notification channels now')
     .action(
       run(async (options) => {
-        const loaded = loadConfig(locateConfig(options.config));
+        const loaded = loadConfig(locateConfig(options.config), options.configSafety);
         const now = systemClock.now();
         const data = await gatherWeeklyReport(loaded, now);
         if (output.json) printJson(output, data);

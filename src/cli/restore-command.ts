@@ -38,7 +38,7 @@ function registerRestoreFilesCommand(restore: Command, output: Output, run: Acti
     .option('--force', 'merge into a non-empty DIR, replacing entries of the same name')
     .action(
       run(async (options) => {
-        const loaded = loadConfig(locateConfig(options.config));
+        const loaded = loadConfig(locateConfig(options.config), options.configSafety);
         const repository = new LocalRepository(loaded.repositoryPath);
         const outcome = await interruptible((signal) =>
           runRestoreFiles({

@@ -23,7 +23,7 @@ export function registerVerifyCommand(program: Command, output: Output, run: Act
     .option('--all', 'verify every complete set')
     .action(
       run(async (options, set) => {
-        const loaded = loadConfig(locateConfig(options.config));
+        const loaded = loadConfig(locateConfig(options.config), options.configSafety);
         const repository = new LocalRepository(loaded.repositoryPath);
         // SQLite copies are checked from a scratch file: beside the backups
         // (where space is planned for them) when the repository has its state dir.

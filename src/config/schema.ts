@@ -87,17 +87,28 @@ const filesSource = z
 
 export const sourceSchema = z.discriminatedUnion('type', [mysqlSource, sqliteSource, filesSource]);
 
-/** Levels each algorithm accepts, and the one used when `level` is not given. */
-export const COMPRESSION_LEVELS: Record<CompressionAlgorithm, { min: number; max: number; default: number }> = {
-  gzip: { min: 1, max: 9, default: 4 },
-  zstd: { min: 1, max: 19, default: 3 },
+/**
+ * Levels each algorithm accepts, and the ones used when the config sets none:
+ * `default` for file archives (and restorable's own indexes), `databaseDefault`
+ * for database artifacts (SQL dumps, SQLite files). A database is small next to
+ * the uploads and its text pays for a higher level: on the Sakila and Lahman
+ * dumps gzip level 4 came out 7-9 % larger than the seed's `gzip -9`, level 7
+ * within 1 %, for 2-3 times the CPU of 4 (docs/benchmark.md, "Output size on
+ * real dumps").
+ */
+export const COMPRESSION_LEVELS: Record<CompressionAlgorithm, { min: number; max: number; default: number; databaseDefault: number }> = {
+  gzip: { min: 1, max: 9, default: 4, databaseDefault: 7 },
+  zstd: { min: 1, max: 19, default: 3, databaseDefault: 3 },
 };
 const DEFAULT_MIN_SAVINGS = 0.03;
 
 /** `compression` as the rest of the code reads it: one shape, whichever form the YAML used. */
 export interface CompressionConfig {
   algorithm: CompressionAlgorithm;
+  /** Every artifact but databases: file archives and indexes. */
   level: number;
+  /** Database artifacts: SQL dumps, SQLite files. */
+  database_level: number;
   /** Unset: min(2, cores), decided where the compressor starts. */
   workers?: number;
   /** gzip only. */
@@ -119,8 +130,19 @@ const compressionSettings = z
       .max(COMPRESSION_LEVELS.zstd.max, { message: 'expected a level 1-9 for gzip, 1-19 for zstd' })
       .optional()
       .describe(
-        'gzip 1-9, default 4: on a 190 MB SQL dump level 4 took half the CPU of level 6 (4.2 against 8.0 CPU s) for 3 % more output (67.7 against 65.7 MB). ' +
-          'zstd 1-19, default 3. Lower is faster, higher is smaller.',
+        'The level of every artifact; set, it applies to database artifacts too (unless `database_level` is set). ' +
+          'Unset: gzip 4 for file archives and 7 for databases, zstd 3 for both. Lower is faster, higher is smaller. ' +
+          'gzip 4 suits uploads: mostly media, which is stored rather than deflated, so the level only touches their text.',
+      ),
+    database_level: z
+      .number()
+      .int()
+      .min(1)
+      .max(COMPRESSION_LEVELS.zstd.max, { message: 'expected a level 1-9 for gzip, 1-19 for zstd' })
+      .optional()
+      .describe(
+        'The level of database artifacts (mysql dumps, sqlite files); default `level` when that is set, else gzip 7 (zstd 3). ' +
+          'On real dumps (Sakila, Chinook, the Lahman baseball database) gzip 7 came within 1 % of the seed\'s `gzip -9` (0.992-1.008x), where 4 was 1.015-1.092x, for 2-3 times the CPU of 4 (docs/benchmark.md).',
       ),
     workers: z
       .number()
@@ -143,26 +165,39 @@ const compressionSettings = z
   .superRefine((settings, context) => {
     // The field's own bounds admit every zstd level; 10-19 with gzip is the mistake left to catch.
     const allowed = COMPRESSION_LEVELS[settings.algorithm];
-    if (settings.level !== undefined && settings.level <= COMPRESSION_LEVELS.zstd.max && settings.level > allowed.max) {
-      context.addIssue({
-        code: 'custom',
-        path: ['level'],
-        input: settings.level,
-        message: `expected a ${settings.algorithm} level ${allowed.min}-${allowed.max} (levels up to ${COMPRESSION_LEVELS.zstd.max} are zstd's: set algorithm: zstd to use one)`,
-      });
+    for (const field of ['level', 'database_level'] as const) {
+      const level = settings[field];
+      if (level !== undefined && level <= COMPRESSION_LEVELS.zstd.max && level > allowed.max) {
+        context.addIssue({
+          code: 'custom',
+          path: [field],
+          input: level,
+          message: `expected a ${settings.algorithm} level ${allowed.min}-${allowed.max} (levels up to ${COMPRESSION_LEVELS.zstd.max} are zstd's: set algorithm: zstd to use one)`,
+        });
+      }
     }
   })
   .describe('The long form: algorithm and its settings.');
 
 const compressionSchema = z
   .union([z.enum(COMPRESSION_ALGORITHMS).describe('The short form: `compression: zstd` is the algorithm with its defaults.'), compressionSettings], {
-    error: (issue) => `expected "gzip", "zstd" or { algorithm, level, workers, store_incompressible, min_savings }, got ${JSON.stringify(issue.input)}`,
+    error: (issue) => `expected "gzip", "zstd" or { algorithm, level, database_level, workers, store_incompressible, min_savings }, got ${JSON.stringify(issue.input)}`,
   })
   // The default is written in the input's own form, so the reference shows it.
-  .default({ algorithm: 'gzip', level: COMPRESSION_LEVELS.gzip.default, store_incompressible: true, min_savings: DEFAULT_MIN_SAVINGS })
+  .default({
+    algorithm: 'gzip',
+    level: COMPRESSION_LEVELS.gzip.default,
+    database_level: COMPRESSION_LEVELS.gzip.databaseDefault,
+    store_incompressible: true,
+    min_savings: DEFAULT_MIN_SAVINGS,
+  })
   .transform((written): CompressionConfig => {
     const settings = typeof written === 'string' ? { algorithm: written, store_incompressible: true, min_savings: DEFAULT_MIN_SAVINGS } : written;
-    return { ...settings, level: settings.level ?? COMPRESSION_LEVELS[settings.algorithm].default };
+    const defaults = COMPRESSION_LEVELS[settings.algorithm];
+    const level = 'level' in settings ? settings.level : undefined;
+    const databaseLevel = 'database_level' in settings ? settings.database_level : undefined;
+    // A `level` the operator wrote applies to every artifact, as it did before database_level existed.
+    return { ...settings, level: level ?? defaults.default, database_level: databaseLevel ?? level ?? defaults.databaseDefault };
   })
   .describe('Compression of artifacts: `gzip` (the default; gzip members made in parallel, as pigz does) or `zstd` (`.sql.zst`, `.tar.zst`).');
 
@@ -277,6 +312,27 @@ export const drillSchema = z
   })
   .describe('Restore drills: every database restored into a scratch database, every file source into a scratch directory, compared with the facts recorded at backup time.');
 
+export const restoreSchema = z
+  .strictObject({
+    mysql: z
+      .strictObject({
+        host: z.string().optional(),
+        port: port.optional(),
+        socket: z.string().optional(),
+        user: z
+          .string()
+          .optional()
+          .describe('An account that may create the restored objects: CREATE, DROP, INSERT, ALTER, INDEX, LOCK TABLES, CREATE VIEW, CREATE ROUTINE, ALTER ROUTINE, TRIGGER, EVENT on the target, and SET USER when the dump\'s definers are other accounts.'),
+        ...secretSource,
+      })
+      .optional()
+      .describe('The server and account `restore db` uses for mysql sources (default: the source\'s own). `restore db --defaults-file FILE` wins over this.'),
+    keep_safety: duration('7d')
+      .default('7d')
+      .describe('How long a safety set (the dump of a non-empty database taken before `restore db` writes over it) is kept; retention removes it afterwards.'),
+  })
+  .describe('`restore db`: the account it restores as, and how long the safety copy of an overwritten database is kept.');
+
 export const configSchema = z
   .strictObject({
     app: z
@@ -297,6 +353,7 @@ export const configSchema = z
     monitor: monitorSchema.default({ warn_after: '26h', critical_after: '48h', min_free: '10%', drill_max_age: '8d' }),
     notify: notifySchema.default({ webhooks: [], repeat_after: '24h', report_day: 'sunday' }),
     drill: drillSchema.default({ queries: [] }),
+    restore: restoreSchema.default({ keep_safety: '7d' }),
   })
   .describe('restorable configuration');
 
@@ -307,6 +364,7 @@ export type SqliteSourceConfig = z.infer<typeof sqliteSource>;
 export type FilesSourceConfig = z.infer<typeof filesSource>;
 export type NotifyConfig = z.infer<typeof notifySchema>;
 export type DrillConfig = z.infer<typeof drillSchema>;
+export type RestoreConfig = z.infer<typeof restoreSchema>;
 export type NotifyEventName = (typeof notifyEventNames)[number];
 
 /** The JSON Schema for editors (`restorable config schema`). */

@@ -13,7 +13,7 @@ import { artifactPath, indexPath, nextFreeSetId } from '../core/naming.ts';
 import { COMPRESSION_ALGORITHMS, MANIFEST_FORMAT, MANIFEST_VERSION, type ArtifactRecord, type Manifest, type SourceWarning } from '../core/manifest.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { prepareSource, type PreparedSource } from '../sources/registry.ts';
-import type { SourceContext, SourceFacts } from '../sources/source.ts';
+import type { ArtifactContent, SourceContext, SourceFacts } from '../sources/source.ts';
 import { artifactExtension, checkCompressorAvailable, createCompressor } from '../stages/codec.ts';
 import { COMPRESSION_LEVELS, type Config } from '../config/schema.ts';
 import { ByteCounter } from '../stages/hash.ts';
@@ -81,9 +81,24 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
       reporter.step(message);
       log.info(message, fields);
     };
+    // Each warning once: a driver logs a warning as it happens AND returns it
+    // in its facts (and pre-flight warnings come back with the artifact), so the
+    // same text arrives here more than once.
+    const printedWarnings = new Set<string>();
     const warn = (message: string, fields?: Record<string, unknown>) => {
+      if (printedWarnings.has(message)) return;
+      printedWarnings.add(message);
       reporter.warn(message);
       log.warn(message, fields);
+    };
+    const countedWarnings = new Set<string>();
+    const noteWarning = (sourceName: string, warning: SourceWarning) => {
+      const key = JSON.stringify([sourceName, warning.code, warning.path, warning.message]);
+      if (!countedWarnings.has(key)) {
+        countedWarnings.add(key);
+        warnings.push({ ...warning, source: sourceName });
+      }
+      warn(`${sourceName}: ${warning.message}`, { code: warning.code, ...(warning.path ? { path: warning.path } : {}) });
     };
     if (lock.tookOverFrom) {
       warn(`took over the lock of a dead run (pid ${lock.tookOverFrom.pid}, started ${lock.tookOverFrom.startedAt})`);
@@ -111,10 +126,7 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
     await inParallel(sources, config.parallel, async (source) => {
       const report = await source.driver.preflight(contextFor(source));
       for (const note of report.notes) step(`${source.name}: ${note}`);
-      for (const warning of report.warnings) {
-        warnings.push({ ...warning, source: source.name });
-        warn(`${source.name}: ${warning.message}`, { code: warning.code });
-      }
+      for (const warning of report.warnings) noteWarning(source.name, warning);
     });
 
     await ensureRoomForNextSet(repository, config, startedAt, (deleted) => warn(`removed set ${deleted} to make space (retention.make_space)`));
@@ -132,15 +144,13 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
           abort.abort(reason);
         });
         artifacts.push(record);
-        for (const warning of record.warnings) {
-          warnings.push({ ...warning, source: source.name });
-          warn(`${source.name}: ${warning.message}`, { code: warning.code, path: warning.path });
-        }
+        for (const warning of record.warnings) noteWarning(source.name, warning);
         step(`${source.name}: ${formatBytes(record.rawSizeBytes)} -> ${record.path} (${formatBytes(record.sizeBytes)}) in ${formatSeconds(record.durationMs)}`);
       } catch (error) {
         const failure = asRestorableError(error, 'SOURCE_FAILED').locatedAt({ job: config.app, source: source.name });
         // The first failure is the cause; later ones are usually its echo (aborted siblings).
-        if (!firstFailure && !isAbortEcho(error, abort.signal)) firstFailure = failure;
+        // A storage failure (disk full) is the cause even when an echo of it came first.
+        if ((!firstFailure || (isStorageFailure(error) && !isStorageFailure(firstFailure))) && !isAbortEcho(error, abort.signal)) firstFailure = failure;
         abort.abort(failure);
       }
     });
@@ -226,12 +236,14 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
 
 /**
  * The compression stage of an artifact: parallel gzip members with
- * incompressible stretches stored, or the zstd program.
+ * incompressible stretches stored, or the zstd program. Databases get their
+ * own level (compression.database_level): their text is small next to the
+ * uploads and pays for a higher one.
  */
-function compressor(compression: Config['compression']) {
+function compressor(compression: Config['compression'], content: ArtifactContent) {
   return createCompressor({
     algorithm: compression.algorithm,
-    level: compression.level,
+    level: content === 'database' ? compression.database_level : compression.level,
     workers: compression.workers,
     storeIncompressible: compression.store_incompressible,
     minSavings: compression.min_savings,
@@ -241,7 +253,7 @@ function compressor(compression: Config['compression']) {
 /** The configured settings for gzip, whatever the algorithm: for files that are always gzip. */
 function asGzip(compression: Config['compression']): Config['compression'] {
   if (compression.algorithm === 'gzip') return compression;
-  return { ...compression, algorithm: 'gzip', level: COMPRESSION_LEVELS.gzip.default };
+  return { ...compression, algorithm: 'gzip', level: COMPRESSION_LEVELS.gzip.default, database_level: COMPRESSION_LEVELS.gzip.databaseDefault };
 }
 
 /** The history is for monitoring: failing to write it must not change the run's outcome. */
@@ -253,8 +265,8 @@ async function recordRun(root: string, record: RunRecord, warn: (message: string
   }
 }
 
-/** One source: produce -> count -> compress -> sha256 -> .partial; then its index, if any. */
-async function backUpSource(
+/** One source: produce -> count -> compress -> sha256 -> .partial; then its index, if any. Also writes restore db's safety sets (restore-safety.ts). */
+export async function backUpSource(
   source: PreparedSource,
   setId: string,
   repository: LocalRepository,
@@ -274,7 +286,7 @@ async function backUpSource(
   produced.stream.on('error', () => {});
   const rawCounter = new ByteCounter((bytes) => reporter.progress(source.name, bytes));
   written.push(path);
-  const writing = repository.writePartial(path, produced.stream, [rawCounter, compressor(compression)], context.signal);
+  const writing = repository.writePartial(path, produced.stream, [rawCounter, compressor(compression, source.driver.content)], context.signal);
   // Whichever side fails first aborts the run, which makes the driver stop its
   // producer: a dead consumer must not leave a child blocked on a full pipe.
   // Then wait for both sides to settle, so nothing outlives the run.
@@ -286,6 +298,9 @@ async function backUpSource(
     throw error;
   };
   const [fileResult, factsResult] = await Promise.allSettled([writing.catch(failFirst), produced.completed.catch(failFirst)]);
+  // A full disk (or an I/O error) on the write side is the root cause even when the
+  // producer reported first: all it saw was its output closing under it.
+  if (fileResult.status === 'rejected' && isStorageFailure(fileResult.reason)) throw explainStorageFailure(fileResult.reason);
   if (firstError !== undefined || fileResult.status === 'rejected' || factsResult.status === 'rejected') throw firstError;
   const file = fileResult.value;
   const facts = factsResult.value;
@@ -318,7 +333,7 @@ async function writeIndex(
   const path = indexPath(source.name, setId);
   written.push(path);
   // The index is ours and small: always gzip (`.jsonl.gz`), whatever the artifacts use.
-  const file = await repository.writePartial(path, createReadStream(facts.indexFile!, { highWaterMark: 1024 * 1024 }), [compressor(asGzip(compression))], signal);
+  const file = await repository.writePartial(path, createReadStream(facts.indexFile!, { highWaterMark: 1024 * 1024 }), [compressor(asGzip(compression), 'files')], signal);
   await rm(facts.indexFile!, { force: true });
   return { path, sizeBytes: file.sizeBytes, sha256: file.sha256, entries: facts.indexEntries ?? 0 };
 }
@@ -361,6 +376,35 @@ async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promi
   });
   await Promise.all(workers);
   if (errors.length > 0) throw errors[0];
+}
+
+/** What only a filesystem being written says: it is full, over quota, read-only or failing. */
+const STORAGE_ERROR_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EIO']);
+const WRITE_CALLS = new Set(['write', 'writev', 'fsync', 'fdatasync', 'close']);
+
+/**
+ * The filesystem refused a write (disk full, ...): a Node system error, or one
+ * wrapped by describeSystemError. A source file that cannot be read (EIO on
+ * `read`) is the source's failure, not this.
+ */
+function isStorageFailure(error: unknown): boolean {
+  for (let current = error as { code?: unknown; syscall?: unknown; cause?: unknown } | undefined, depth = 0; current && depth < 3; current = current.cause as typeof current, depth++) {
+    if (WRITE_CALLS.has(String(current.syscall)) && STORAGE_ERROR_CODES.has(String(current.code))) return true;
+  }
+  return false;
+}
+
+/** `check` shows the disk nearly empty after such a run: say why, so the two do not seem to contradict. */
+function explainStorageFailure(error: unknown): unknown {
+  if (!(error instanceof RestorableError) || error.code !== 'DISK_FULL') return error;
+  return new RestorableError(`${error.message} (the unfinished file was removed again, so the disk now shows that space free: the set needs more than was free)`, {
+    code: error.code,
+    where: error.where,
+    remedy: error.remedy,
+    details: error.details,
+    exitCode: error.exitCode,
+    cause: error.cause,
+  });
 }
 
 function isAbortEcho(error: unknown, signal: AbortSignal): boolean {

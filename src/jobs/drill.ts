@@ -1,19 +1,23 @@
 // Owns the restore drill: prove a set restorable by restoring it for real and
 // comparing with the facts recorded at backup time. Each database goes into a
 // scratch database (mysql) or scratch file (sqlite) and is compared table by
-// table (row counts, checksums, object inventory) and with the configured smoke
+// table (row counts and row digests of a re-dump, object inventory) and with the configured smoke
 // queries; each file source is restored into a scratch directory and every
 // entry compared with the set's index (type, mode, size, sha256, link target).
-// The time each restore took is the measured RTO. Scratch databases and
-// directories are always removed — after failures and interrupts too — and
-// the next drill sweeps any a killed drill left. The result is recorded in the
-// run history, which `list`, `check` and the report read.
+// The time each restore took is the measured RTO (also when it failed: the
+// time it ran until then). Scratch databases and directories are always
+// removed — after failures and interrupts too — and the next drill sweeps any
+// a killed drill left. Scratch database names carry a hash of the repository's
+// real path, so drills of two applications on one server never touch each
+// other's. The result is recorded in the run history, which `list`, `check`
+// and the report read; an interrupted drill is recorded as `aborted`, which
+// proves nothing either way.
 
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { createReadStream, createWriteStream, realpathSync } from 'node:fs';
 import { lstat, readlink, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { countRows, integrityProblems, openSqlite } from '../sources/sqlite-database.ts';
 import { asRestorableError, RestorableError } from '../core/errors.ts';
@@ -26,17 +30,45 @@ import { acquireJobLock } from '../storage/job-lock.ts';
 import { appendRun } from '../storage/run-history.ts';
 import { prepareSource } from '../sources/registry.ts';
 import type { ResolvedMysqlSource } from '../sources/mysql.ts';
-import { SecretValue, type MysqlConnection } from '../sources/mysql-connection.ts';
+import { describeEndpoint, withAccountOverride, type MysqlConnection } from '../sources/mysql-connection.ts';
 import { MysqlSession, readInventory } from '../sources/mysql-inventory.ts';
-import { createDatabase, databasesWithPrefix, dropDatabase, loadCompressedDump, quoteIdentifier } from '../sources/mysql-restore.ts';
+import { createDatabase, databasesWithPrefix, dropDatabase, loadCompressedDump, quoteIdentifier, restoreFactsOf } from '../sources/mysql-restore.ts';
+import { compareTables, redumpDatabase, type RecordedTableFacts } from '../sources/mysql-drill-compare.ts';
 import { HashingPassThrough } from '../stages/hash.ts';
 import { createDecompressor, describeDecompressionError } from '../stages/codec.ts';
+import { readBoundedLines } from '../storage/bounded-lines.ts';
 import { runRestoreFiles } from './restore-files.ts';
+import { notifierForJob } from './job-notifier.ts';
 import { silentReporter, type Clock, type RunReporter } from './ports.ts';
 
-/** Every scratch database a drill makes starts with this; the next drill drops leftovers by it. */
+/** Every scratch database a drill makes starts with this, then the repository's hash. */
 export const SCRATCH_DATABASE_PREFIX = 'restorable_drill_';
+/** MySQL and MariaDB refuse database names longer than this. */
+const MAX_IDENTIFIER_LENGTH = 64;
 const MAX_DIFFERENCES = 50;
+
+/**
+ * `restorable_drill_<first 8 hex of sha256(real path of the repository)>_`:
+ * the names of this repository's scratch databases start with it, and its
+ * sweep drops only those. Another application drilling on the same server
+ * has another repository, so another prefix.
+ */
+export function scratchPrefixFor(repositoryRoot: string): string {
+  let path = repositoryRoot;
+  try {
+    path = realpathSync(repositoryRoot);
+  } catch {
+    // Not there (yet): the path as configured still tells repositories apart.
+  }
+  return `${SCRATCH_DATABASE_PREFIX}${createHash('sha256').update(path).digest('hex').slice(0, 8)}_`;
+}
+
+/** `<prefix><set id digits>_<pid>`: 48 characters for a set id of 14 digits, under the 64 allowed. */
+export function scratchDatabaseName(repositoryRoot: string, setId: string, pid = process.pid): string {
+  const prefix = scratchPrefixFor(repositoryRoot);
+  const suffix = `_${pid}`;
+  return `${prefix}${setId.replace(/\D/g, '').slice(0, MAX_IDENTIFIER_LENGTH - prefix.length - suffix.length)}${suffix}`;
+}
 
 export interface SourceDrillResult {
   source: string;
@@ -46,14 +78,25 @@ export interface SourceDrillResult {
   restoreMs: number;
   /** How long the comparison took. */
   compareMs: number;
-  /** What was compared, e.g. "3 tables, 2 checksums, 5 objects, 1 query" or "1204 entries". */
+  /** What was compared, e.g. "3 table(s), 3 row digest(s), 5 object(s), 1 query" or "1204 entries". */
   compared: string;
   differences: string[];
+  /** What was not compared and why, or what differed without being a failure. */
+  notes: string[];
+  /** Set when the restore itself failed (nothing could be compared): what happened, in a phrase. */
+  restoreFailure?: {
+    code: string;
+    summary: string;
+    remedy?: string;
+    /** `compare`: the restore worked, but the restored copy could not be read back to compare it. */
+    stage?: 'compare';
+  };
 }
 
 export interface DrillOutcome {
   setId: string;
-  status: 'ok' | 'failed';
+  /** `aborted`: interrupted (Ctrl-C, SIGTERM); proves nothing, announces nothing. */
+  status: 'ok' | 'failed' | 'aborted';
   startedAt: string;
   durationMs: number;
   results: SourceDrillResult[];
@@ -93,12 +136,20 @@ export async function runDrill(request: DrillRequest): Promise<DrillOutcome> {
       request.signal?.throwIfAborted();
       const result = await drillArtifact(request, manifest, artifact, scratchDir);
       results.push(result);
+      const seconds = (result.restoreMs / 1000).toFixed(1);
       reporter.step(
-        `${artifact.source}: ${result.ok ? 'restorable' : 'FAILED'} — restored in ${(result.restoreMs / 1000).toFixed(1)} s, compared ${result.compared}` +
-          (result.ok ? '' : `; ${result.differences.length} difference(s)`),
+        result.restoreFailure?.stage === 'compare'
+          ? `${artifact.source}: FAILED — restored in ${seconds} s, but the comparison failed: ${result.restoreFailure.summary}`
+          : result.restoreFailure
+          ? `${artifact.source}: FAILED — the restore failed after ${seconds} s: ${result.restoreFailure.summary}`
+          : `${artifact.source}: ${result.ok ? 'restorable' : 'FAILED'} — restored in ${seconds} s, compared ${result.compared}` +
+              (result.ok ? '' : `; ${result.differences.length} difference(s)`),
       );
       for (const difference of result.differences.slice(0, 10)) reporter.warn(`${artifact.source}: ${difference}`);
+      for (const note of result.notes.slice(0, 10)) reporter.step(`${artifact.source}: note: ${note}`);
     }
+    // An interrupt that came while the last source finished is still an interrupt.
+    request.signal?.throwIfAborted();
     const outcome: DrillOutcome = {
       setId,
       status: results.every((result) => result.ok) ? 'ok' : 'failed',
@@ -110,16 +161,39 @@ export async function runDrill(request: DrillRequest): Promise<DrillOutcome> {
     await record(root, outcome, request.clock);
     return outcome;
   } catch (error) {
-    const failure = request.signal?.aborted
-      ? new RestorableError(`the drill was ${String(request.signal.reason ?? 'interrupted')}; its scratch databases and directories were removed`, { code: 'INTERRUPTED', remedy: 'run the drill again' })
+    const aborted = request.signal?.aborted === true;
+    const failure = aborted
+      ? new RestorableError(`the drill was ${String(request.signal!.reason ?? 'interrupted')}; its scratch databases and directories were removed`, {
+          code: 'INTERRUPTED',
+          remedy: 'run the drill again; an interrupted drill is recorded as aborted and changes neither `check` nor `list`',
+        })
       : asRestorableError(error, 'DRILL_FAILED');
-    const outcome: DrillOutcome = { setId, status: 'failed', startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - started), results, swept, error: failure };
+    const outcome: DrillOutcome = { setId, status: aborted ? 'aborted' : 'failed', startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - started), results, swept, error: failure };
     await record(root, outcome, request.clock).catch(() => {});
     return outcome;
   } finally {
     await rm(scratchDir, { recursive: true, force: true });
     await lock.release();
   }
+}
+
+/**
+ * Announces a failed drill (`drill_failed`) through the job's channels. Only
+ * for `failed`: an aborted drill was stopped by someone, which nobody needs
+ * to be paged for. `onProblem` hears about channels that failed.
+ */
+export async function announceDrillFailure(loaded: LoadedConfig, outcome: DrillOutcome, clock: Clock, onProblem: (message: string) => void): Promise<void> {
+  if (outcome.status !== 'failed') return;
+  const notifier = notifierForJob(loaded, clock, onProblem);
+  await notifier.send({
+    kind: 'drill_failed',
+    job: loaded.config.app,
+    host: hostname(),
+    at: clock.now().toISOString(),
+    setId: outcome.setId,
+    differences: outcome.results.flatMap((result) => result.differences.map((difference) => `${result.source}: ${difference}`)),
+    ...(outcome.error ? { error: { message: outcome.error.message, code: outcome.error.code, where: outcome.error.where, remedy: outcome.error.remedy, details: outcome.error.details } } : {}),
+  } as Parameters<typeof notifier.send>[0]);
 }
 
 async function record(root: string, outcome: DrillOutcome, clock: Clock): Promise<void> {
@@ -141,54 +215,93 @@ async function record(root: string, outcome: DrillOutcome, clock: Clock): Promis
 
 async function drillArtifact(request: DrillRequest, manifest: Manifest, artifact: ArtifactRecord, scratchDir: string): Promise<SourceDrillResult> {
   const base = { source: artifact.source, type: artifact.type };
+  const restoreTimer = new RestoreTimer();
   try {
     switch (artifact.type) {
       case 'mysql':
-        return { ...base, ...(await drillMysql(request, manifest, artifact, scratchDir)) };
+        return { ...base, ...(await drillMysql(request, manifest, artifact, scratchDir, restoreTimer)) };
       case 'sqlite':
-        return { ...base, ...(await drillSqlite(request, artifact, scratchDir)) };
+        return { ...base, ...(await drillSqlite(request, artifact, scratchDir, restoreTimer)) };
       case 'files':
-        return { ...base, ...(await drillFiles(request, manifest, artifact, scratchDir)) };
+        return { ...base, ...(await drillFiles(request, manifest, artifact, scratchDir, restoreTimer)) };
       default:
-        return { ...base, ok: false, restoreMs: 0, compareMs: 0, compared: 'nothing', differences: [`no drill for sources of type ${artifact.type}`] };
+        return { ...base, ok: false, restoreMs: 0, compareMs: 0, compared: 'nothing', differences: [`no drill for sources of type ${artifact.type}`], notes: [] };
     }
   } catch (error) {
     if (request.signal?.aborted) throw error;
-    const damage = describeDecompressionError(error);
-    const failure = asRestorableError(error);
-    const message = damage ?? failure.message;
+    const restoreMs = restoreTimer.elapsedMs();
+    const restoreFailure = describeRestoreFailure(error, request.loaded, artifact);
+    if (restoreFailure.stage === 'compare') {
+      return { ...base, ok: false, restoreMs, compareMs: 0, compared: 'nothing (the comparison failed)', differences: [`${restoreFailure.summary}${restoreFailure.remedy ? ` (next: ${restoreFailure.remedy})` : ''}`], notes: [], restoreFailure };
+    }
     return {
       ...base,
       ok: false,
-      restoreMs: 0,
+      restoreMs,
       compareMs: 0,
       compared: 'nothing (the restore failed)',
-      differences: [`the restore of ${artifact.path} failed: ${message}${failure.remedy && !damage ? ` (next: ${failure.remedy})` : ''}`],
+      differences: [
+        `the restore of ${artifact.path} failed after ${(restoreMs / 1000).toFixed(1)} s: ${restoreFailure.summary}${restoreFailure.remedy ? ` (next: ${restoreFailure.remedy})` : ''}`,
+      ],
+      notes: [],
+      restoreFailure,
     };
   }
+}
+
+/** Times the restore alone; what it reads when the restore fails is the time spent until then. */
+class RestoreTimer {
+  #startedAt: number | undefined;
+  #stoppedAt: number | undefined;
+
+  start(): void {
+    this.#startedAt = performance.now();
+  }
+
+  stop(): number {
+    this.#stoppedAt = performance.now();
+    return this.elapsedMs();
+  }
+
+  elapsedMs(): number {
+    if (this.#startedAt === undefined) return 0;
+    return Math.round((this.#stoppedAt ?? performance.now()) - this.#startedAt);
+  }
+}
+
+/** What happened, in a phrase for the drill's summary: damage, a login refused, a missing privilege, or the error itself. */
+function describeRestoreFailure(error: unknown, loaded: LoadedConfig, artifact: ArtifactRecord): NonNullable<SourceDrillResult['restoreFailure']> {
+  const damage = describeDecompressionError(error);
+  if (damage) return { code: 'ARTIFACT_DAMAGED', summary: `the artifact is damaged: ${damage}` };
+  const failure = asRestorableError(error);
+  const remedy = failure.remedy;
+  if (failure.code === 'DRILL_COMPARE_FAILED') return { code: failure.code, summary: failure.message, remedy, stage: 'compare' };
+  if (failure.code === 'DRILL_LOGIN_REFUSED') return { code: failure.code, summary: failure.message, remedy };
+  const text = [failure.message, ...(failure.details ?? [])].join('\n');
+  const privilege = /\bERROR (1044|1142|1143|1227|1370|1410)\b|Access denied|command denied/i.test(text) || failure.code === 'MYSQL_PRIVILEGES_MISSING' || failure.code === 'MYSQL_ACCESS_DENIED';
+  if (artifact.type === 'mysql' && privilege) {
+    const account = loaded.config.drill.mysql ? 'the drill account (drill.mysql)' : `the account of sources.${artifact.source}`;
+    return {
+      code: 'DRILL_PRIVILEGES_MISSING',
+      summary: `${account} lacks a privilege the restore needs: ${failure.message}`,
+      remedy:
+        // The restore's own remedy holds the runnable GRANT (the account as the server sees it, the scratch-name pattern).
+        (failure.remedy?.includes('GRANT ') ? `${failure.remedy}; ` : '') +
+        'grant it what the message names: a drill creates and drops databases named restorable_drill_*, and recreates views, routines, triggers ' +
+        'and events with their DEFINER, which takes SET USER (MariaDB) or SET_USER_ID/SYSTEM_USER (MySQL) when the definer is another account; ' +
+        'or point drill.mysql at an account that has them',
+    };
+  }
+  return { code: failure.code, summary: failure.message, remedy };
 }
 
 type Measured = Omit<SourceDrillResult, 'source' | 'type'>;
 
 // ---- mysql -------------------------------------------------------------------
 
+/** The account and server scratch databases are made with: `drill.mysql` over the source's own. */
 function drillConnection(loaded: LoadedConfig, source: ResolvedMysqlSource, drill: DrillConfig): MysqlConnection {
-  const override = drill.mysql;
-  if (!override) return source.connection;
-  const password = override.password_file
-    ? readFileSync(resolve(loaded.directory, override.password_file), 'utf8').split('\n')[0]
-    : override.password_env
-      ? process.env[override.password_env]
-      : undefined;
-  return {
-    ...source.connection,
-    host: override.host ?? source.connection.host,
-    port: override.port ?? source.connection.port,
-    socket: override.socket ?? (override.host ? undefined : source.connection.socket),
-    user: override.user ?? source.connection.user,
-    password: override.user ? (password === undefined ? undefined : new SecretValue(password)) : source.connection.password,
-    passwordEnvName: override.password_env ?? source.connection.passwordEnvName,
-  };
+  return withAccountOverride(source.connection, drill.mysql, loaded.directory, 'drill.mysql');
 }
 
 function mysqlSourceOf(loaded: LoadedConfig, artifact: ArtifactRecord): ResolvedMysqlSource {
@@ -199,54 +312,95 @@ function mysqlSourceOf(loaded: LoadedConfig, artifact: ArtifactRecord): Resolved
   return prepareSource(artifact.source, configured, loaded.directory).settings as ResolvedMysqlSource;
 }
 
-async function drillMysql(request: DrillRequest, manifest: Manifest, artifact: ArtifactRecord, scratchDir: string): Promise<Measured> {
+/**
+ * Logs in once before anything else, so a refused login names the account
+ * that was refused: with `drill.mysql` set, that is the drill's own account,
+ * not `sources.<name>` (whose credentials the drill does not use then).
+ */
+async function checkDrillLogin(loaded: LoadedConfig, connection: MysqlConnection, where: { source: string }): Promise<void> {
+  const override = loaded.config.drill.mysql;
+  let session: MysqlSession;
+  try {
+    session = await MysqlSession.open(connection, where);
+  } catch (error) {
+    const failure = asRestorableError(error);
+    if (!override || (failure.code !== 'MYSQL_ACCESS_DENIED' && failure.code !== 'MYSQL_UNREACHABLE')) throw error;
+    const refused = failure.code === 'MYSQL_ACCESS_DENIED';
+    throw new RestorableError(
+      refused
+        ? `the drill account (drill.mysql) ${connection.user} was refused by the server at ${describeEndpoint(connection)}: ${failure.message}`
+        : `the drill's server (drill.mysql) at ${describeEndpoint(connection)} cannot be reached: ${failure.message}`,
+      {
+        code: refused ? 'DRILL_LOGIN_REFUSED' : 'MYSQL_UNREACHABLE',
+        where,
+        remedy: refused
+          ? `check drill.mysql.user and drill.mysql.password_file / drill.mysql.password_env, and that ${connection.user} may connect from ${connection.socket ? 'localhost (socket)' : 'this host'}`
+          : 'check drill.mysql.host, drill.mysql.port or drill.mysql.socket, and that the server runs',
+      },
+    );
+  }
+  await session.close();
+}
+
+async function drillMysql(request: DrillRequest, manifest: Manifest, artifact: ArtifactRecord, scratchDir: string, restoreTimer: RestoreTimer): Promise<Measured> {
   const { loaded } = request;
-  const connection = drillConnection(loaded, mysqlSourceOf(loaded, artifact), loaded.config.drill);
+  const source = mysqlSourceOf(loaded, artifact);
+  const connection = drillConnection(loaded, source, loaded.config.drill);
   const where = { source: artifact.source };
-  const scratch = `${SCRATCH_DATABASE_PREFIX}${manifest.setId.replace(/\D/g, '')}_${process.pid}`;
-  await createDatabase(connection, scratch, where);
+  const scratch = scratchDatabaseName(loaded.repositoryPath, manifest.setId);
+  await checkDrillLogin(loaded, connection, where);
+  restoreTimer.start();
+  // The scratch copy gets the source's charset and collation; its events are created DISABLED, and names of the source database are taken out.
+  const restoreFacts = restoreFactsOf(artifact.details);
+  await createDatabase(connection, scratch, where, restoreFacts.defaults);
   try {
     request.signal?.throwIfAborted();
-    const restoreStarted = performance.now();
     const hash = new HashingPassThrough();
     const input = await request.reader.openArtifact(artifact.path);
     const compressed = input.pipe(hash);
     input.on('error', (error) => compressed.destroy(error));
-    await loadCompressedDump({ connection, database: scratch, compressed, compression: artifact.compression, scratchDir, where, signal: request.signal });
-    const restoreMs = Math.round(performance.now() - restoreStarted);
+    const recorded = artifact.details as { tables?: Record<string, RecordedTableFacts>; inventory?: Record<string, string[]>; maxStatementBytes?: number };
+    await loadCompressedDump({
+      connection,
+      database: scratch,
+      source: restoreFacts.sourceDatabase === undefined ? undefined : { database: restoreFacts.sourceDatabase, objectNames: restoreFacts.objectNames },
+      compressed,
+      compression: artifact.compression,
+      scratchDir,
+      where,
+      signal: request.signal,
+      largestStatementBytes: typeof recorded.maxStatementBytes === 'number' ? recorded.maxStatementBytes : undefined,
+    });
+    const restoreMs = restoreTimer.stop();
     const differences: string[] = [];
+    const notes: string[] = [];
     if (hash.digestHex() !== artifact.sha256) differences.push(`${artifact.path}: sha256 differs from the manifest`);
 
     const compareStarted = performance.now();
+    const restored = await redumpDatabase({
+      connection,
+      database: scratch,
+      config: source.config,
+      sourceName: artifact.source,
+      scratchDir,
+      where,
+      signal: request.signal,
+      dumpHistory: (artifact.details as { historyDumped?: boolean }).historyDumped,
+    });
     const session = await MysqlSession.open(connection, where);
-    let tables = 0;
-    let checksums = 0;
     let objects = 0;
     let queries = 0;
+    let tables;
     try {
-      const recorded = artifact.details as { tables?: Record<string, { rows: number | null; checksum?: number | string | null }>; inventory?: Record<string, string[]> };
-      for (const [table, facts] of Object.entries(recorded.tables ?? {})) {
-        tables++;
-        const qualified = `${quoteIdentifier(scratch)}.${quoteIdentifier(table)}`;
-        const counted = await session.query<{ n: number } & import('mysql2').RowDataPacket>(`SELECT COUNT(*) AS n FROM ${qualified}`).catch(() => undefined);
-        if (!counted) {
-          differences.push(`table ${table} is missing after the restore`);
-          continue;
-        }
-        const rows = Number(counted[0]!.n);
-        if (facts.rows !== null && facts.rows !== undefined && rows !== facts.rows) differences.push(`table ${table}: ${rows} rows restored, ${facts.rows} recorded at backup time`);
-        if (facts.checksum !== undefined && facts.checksum !== null) {
-          checksums++;
-          const [sum] = await session.query<{ Checksum: number | string | null } & import('mysql2').RowDataPacket>(`CHECKSUM TABLE ${qualified}`);
-          if (String(sum?.Checksum) !== String(facts.checksum)) differences.push(`table ${table}: checksum ${sum?.Checksum} after the restore, ${facts.checksum} at backup time`);
-        }
-      }
+      tables = await compareTables(recorded.tables ?? {}, restored, session, scratch);
+      differences.push(...tables.differences);
+      notes.push(...tables.notes);
       const inventory = await readInventory(session, scratch);
       for (const [kind, names] of Object.entries(recorded.inventory ?? {})) {
-        const restored = new Set((inventory as unknown as Record<string, string[]>)[kind] ?? []);
+        const present = new Set((inventory as unknown as Record<string, string[]>)[kind] ?? []);
         for (const name of names) {
           objects++;
-          if (!restored.has(name)) differences.push(`${kind.replace(/s$/, '')} ${name} is missing after the restore`);
+          if (!present.has(name)) differences.push(`${kind.replace(/s$/, '')} ${name} is missing after the restore`);
         }
       }
       await session.query(`USE ${quoteIdentifier(scratch)}`);
@@ -262,18 +416,34 @@ async function drillMysql(request: DrillRequest, manifest: Manifest, artifact: A
       ok: differences.length === 0,
       restoreMs,
       compareMs: Math.round(performance.now() - compareStarted),
-      compared: `${tables} table(s), ${checksums} checksum(s), ${objects} object(s), ${queries} query(ies)`,
+      compared: `${tables.tables} table(s), ${tables.digests} row digest(s), ${objects} object(s), ${queries} query(ies)`,
       differences,
+      notes,
     };
   } finally {
     await dropDatabase(connection, scratch, where).catch((error: Error) => request.reporter.warn(`could not drop the scratch database ${scratch}: ${error.message}`));
   }
 }
 
-/** Drops scratch databases a killed drill left behind (we hold the job lock, so none is in use). */
+/** True when a process with this pid runs on this host (EPERM: it runs, as another user). */
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Drops scratch databases a killed drill of THIS repository left behind: only
+ * names with this repository's hash, and only when the drill that made them
+ * is gone (we hold the job lock, so another live one is not ours to judge).
+ */
 async function sweepScratchLeftovers(loaded: LoadedConfig, manifest: Manifest, reporter: RunReporter): Promise<string[]> {
   const swept: string[] = [];
   const seen = new Set<string>();
+  const prefix = scratchPrefixFor(loaded.repositoryPath);
   for (const artifact of manifest.artifacts.filter((entry) => entry.type === 'mysql')) {
     let connection: MysqlConnection;
     try {
@@ -284,7 +454,12 @@ async function sweepScratchLeftovers(loaded: LoadedConfig, manifest: Manifest, r
     const key = `${connection.socket ?? `${connection.host}:${connection.port}`}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    for (const database of await databasesWithPrefix(connection, SCRATCH_DATABASE_PREFIX, { source: artifact.source }).catch(() => [])) {
+    for (const database of await databasesWithPrefix(connection, prefix, { source: artifact.source }).catch(() => [])) {
+      const pid = Number(/_(\d+)$/.exec(database)?.[1]);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processIsAlive(pid)) {
+        reporter.warn(`left the scratch database ${database} alone: the drill that made it (pid ${pid}) still runs`);
+        continue;
+      }
       await dropDatabase(connection, database, { source: artifact.source });
       reporter.warn(`dropped the scratch database ${database} an interrupted drill left behind`);
       swept.push(database);
@@ -295,12 +470,12 @@ async function sweepScratchLeftovers(loaded: LoadedConfig, manifest: Manifest, r
 
 // ---- sqlite ------------------------------------------------------------------
 
-async function drillSqlite(request: DrillRequest, artifact: ArtifactRecord, scratchDir: string): Promise<Measured> {
+async function drillSqlite(request: DrillRequest, artifact: ArtifactRecord, scratchDir: string, restoreTimer: RestoreTimer): Promise<Measured> {
   const path = join(scratchDir, `${artifact.source}.sqlite`);
-  const restoreStarted = performance.now();
+  restoreTimer.start();
   const hash = new HashingPassThrough();
   await pipeline(await request.reader.openArtifact(artifact.path), hash, createDecompressor(artifact.compression), createWriteStream(path, { mode: 0o600 }), { signal: request.signal });
-  const restoreMs = Math.round(performance.now() - restoreStarted);
+  const restoreMs = restoreTimer.stop();
   const differences: string[] = [];
   if (hash.digestHex() !== artifact.sha256) differences.push(`${artifact.path}: sha256 differs from the manifest`);
   const compareStarted = performance.now();
@@ -331,7 +506,7 @@ async function drillSqlite(request: DrillRequest, artifact: ArtifactRecord, scra
     database.close();
     await rm(path, { force: true });
   }
-  return { ok: differences.length === 0, restoreMs, compareMs: Math.round(performance.now() - compareStarted), compared: `integrity, ${tables} table(s), ${queries} query(ies)`, differences };
+  return { ok: differences.length === 0, restoreMs, compareMs: Math.round(performance.now() - compareStarted), compared: `integrity, ${tables} table(s), ${queries} query(ies)`, differences, notes: [] };
 }
 
 // ---- files -------------------------------------------------------------------
@@ -345,11 +520,11 @@ interface IndexLine {
   linkTarget?: string;
 }
 
-async function drillFiles(request: DrillRequest, manifest: Manifest, artifact: ArtifactRecord, scratchDir: string): Promise<Measured> {
+async function drillFiles(request: DrillRequest, manifest: Manifest, artifact: ArtifactRecord, scratchDir: string, restoreTimer: RestoreTimer): Promise<Measured> {
   const target = join(scratchDir, artifact.source);
-  const restoreStarted = performance.now();
-  await runRestoreFiles({ reader: request.reader, set: manifest.setId, source: artifact.source, to: target, reporter: silentReporter, signal: request.signal });
-  const restoreMs = Math.round(performance.now() - restoreStarted);
+  restoreTimer.start();
+  await runRestoreFiles({ reader: request.reader, set: manifest.setId, source: artifact.source, to: target, reporter: silentReporter, signal: request.signal, keepFree: request.loaded.config.monitor.min_free });
+  const restoreMs = restoreTimer.stop();
   const compareStarted = performance.now();
   const differences: string[] = [];
   let entries = 0;
@@ -357,20 +532,27 @@ async function drillFiles(request: DrillRequest, manifest: Manifest, artifact: A
     differences.push('the set has no entry index for this source: nothing to compare with');
   } else {
     // The entry index is always gzip, whatever the artifact's compression.
-    const lines = createInterface({ input: (await request.reader.openArtifact(artifact.index.path)).pipe(createDecompressor('gzip')), crlfDelay: Infinity });
-    for await (const text of lines) {
-      if (!text.trim()) continue;
-      request.signal?.throwIfAborted();
-      entries++;
-      const entry = JSON.parse(text) as IndexLine;
-      const difference = await compareEntry(join(target, entry.path), entry);
-      if (difference && differences.length < MAX_DIFFERENCES) differences.push(difference);
-      else if (difference && differences.length === MAX_DIFFERENCES) differences.push('… more differences not listed');
+    // Lines are bounded (an index that inflates to one endless line is damage, not a crash).
+    const stored = await request.reader.openArtifact(artifact.index.path);
+    try {
+      for await (const text of readBoundedLines(stored.pipe(createDecompressor('gzip')))) {
+        if (!text.trim()) continue;
+        request.signal?.throwIfAborted();
+        entries++;
+        const entry = JSON.parse(text) as IndexLine;
+        // Compared paths stay inside the scratch target: an index is read from the (untrusted) repository.
+        if (typeof entry?.path !== 'string' || !entry.path.startsWith('/') || entry.path.split('/').includes('..')) throw new Error(`index line ${entries} is not an entry under an absolute path`);
+        const difference = await compareEntry(join(target, entry.path), entry);
+        if (difference && differences.length < MAX_DIFFERENCES) differences.push(difference);
+        else if (difference && differences.length === MAX_DIFFERENCES) differences.push('… more differences not listed');
+      }
+    } finally {
+      stored.destroy();
     }
     if (entries !== artifact.index.entries) differences.push(`the index lists ${entries} entries, the manifest says ${artifact.index.entries}`);
   }
   await rm(target, { recursive: true, force: true });
-  return { ok: differences.length === 0, restoreMs, compareMs: Math.round(performance.now() - compareStarted), compared: `${entries} entr${entries === 1 ? 'y' : 'ies'}`, differences };
+  return { ok: differences.length === 0, restoreMs, compareMs: Math.round(performance.now() - compareStarted), compared: `${entries} entr${entries === 1 ? 'y' : 'ies'}`, differences, notes: [] };
 }
 
 async function compareEntry(path: string, entry: IndexLine): Promise<string | undefined> {

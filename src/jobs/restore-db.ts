@@ -4,6 +4,11 @@
 // the database name on a TTY). The artifact's sha256 is checked as it streams
 // (and before anything is written into an existing target); a failed restore
 // into a database we created drops it again, so nothing half-restored stays.
+// mysql: restores as --defaults-file's account, else restore.mysql's, else the
+// source's; the pre-flight (mysql-restore-preflight.ts) refuses before the
+// first statement what would fail half-way; a non-empty target is first
+// dumped into a safety set (restore-safety.ts), and a load that fails after
+// changing the target names the command that puts it back.
 
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rename, rm, stat, open as openFile } from 'node:fs/promises';
@@ -18,10 +23,13 @@ import { HashingPassThrough, ByteCounter } from '../stages/hash.ts';
 import { prepareSource } from '../sources/registry.ts';
 import type { ResolvedMysqlSource } from '../sources/mysql.ts';
 import type { ResolvedSqliteSource } from '../sources/sqlite.ts';
-import { describeEndpoint } from '../sources/mysql-connection.ts';
-import { createDatabase, dropDatabase, inspectTargetDatabase, loadCompressedDump } from '../sources/mysql-restore.ts';
+import { describeEndpoint, withAccountOverride, type MysqlConnection } from '../sources/mysql-connection.ts';
+import { createDatabase, describeDisabledEvents, restoreFactsOf, dropDatabase, inspectTargetDatabase, loadCompressedDump } from '../sources/mysql-restore.ts';
+import { checkRestorePreflight, type RecordedDumpFacts } from '../sources/mysql-restore-preflight.ts';
+import { readClientOptionFile } from '../sources/mysql-option-file.ts';
+import { takeSafetySet } from './restore-safety.ts';
 import { ensurePrivateDir } from '../storage/local-repository.ts';
-import type { RunReporter } from './ports.ts';
+import { systemClock, type Clock, type RunReporter } from './ports.ts';
 import { createDecompressor, decompressCommand, describeDecompressionError } from '../stages/codec.ts';
 
 export const DATABASE_TYPES = ['mysql', 'sqlite'];
@@ -39,6 +47,10 @@ export interface RestoreDbRequest {
   confirm?: (question: string) => Promise<string>;
   reporter: RunReporter;
   signal?: AbortSignal;
+  /** mysql: restore as the account of this MySQL option file's [client] section (wins over restore.mysql). */
+  defaultsFile?: string;
+  /** When the safety set is taken (its id and expiry); the system clock by default. */
+  clock?: Clock;
 }
 
 export interface RestoreDbOutcome {
@@ -50,6 +62,10 @@ export interface RestoreDbOutcome {
   created: boolean;
   rawBytes: number;
   durationMs: number;
+  /** mysql: the account that restored (CURRENT_USER()). */
+  account?: string;
+  /** mysql: the safety set taken of the target before it was written over. */
+  safetySetId?: string;
 }
 
 /** The database artifact of a set: the only one, or the one named. */
@@ -94,38 +110,103 @@ export async function restoreDatabase(request: RestoreDbRequest): Promise<Restor
 }
 
 async function restoreMysql(request: RestoreDbRequest, manifest: Manifest, artifact: ArtifactRecord, settings: ResolvedMysqlSource): Promise<Omit<RestoreDbOutcome, 'durationMs'>> {
-  const { connection } = settings;
+  const connection = restoreConnection(request, settings);
   const where = { source: artifact.source };
-  const into = request.into ?? `${connection.database}_restored_${manifest.setId.replace(/\D/g, '').slice(0, 14)}`;
+  const into = request.into ?? `${settings.connection.database}_restored_${manifest.setId.replace(/\D/g, '').slice(0, 14)}`;
   const target = `database ${into} at ${describeEndpoint(connection)}`;
   const existing = await inspectTargetDatabase(connection, into, where);
-  if (existing.exists && existing.objectCount > 0) {
-    await confirmOverwrite(request, into, `${target} is not empty (${existing.objectCount} tables, views, routines or events)`);
+  const nonEmpty = existing.exists && existing.objectCount > 0;
+  if (nonEmpty) await confirmOverwrite(request, into, `${target} is not empty (${existing.objectCount} tables, views, routines or events)`);
+  // Before the first statement (and before a safety dump): would this account on this server get through the whole dump?
+  const facts = artifact.details as RecordedDumpFacts;
+  const preflight = await checkRestorePreflight({ connection, database: into, targetExists: existing.exists, facts, what: `set ${manifest.setId}`, where });
+  preflight.notes.forEach((note) => request.reporter.step(note));
+  preflight.warnings.forEach((warning) => request.reporter.warn(warning));
+  let safety: Manifest | undefined;
+  if (nonEmpty) {
     // Nothing goes into a live database before the whole artifact proved intact.
     await checkArtifactIntact(request.reader, artifact);
+    if (manifest.safety?.of === into) {
+      request.reporter.step(`set ${manifest.setId} is the safety set of ${into}: putting it back, without a new safety set`);
+    } else {
+      safety = await takeSafetySet({
+        loaded: request.loaded,
+        sourceName: artifact.source,
+        source: settings,
+        target: { ...connection, database: into },
+        restoring: manifest.setId,
+        clock: request.clock ?? systemClock,
+        reporter: request.reporter,
+        signal: request.signal,
+      });
+    }
   }
-  request.reporter.step(`restoring ${artifact.source} of set ${manifest.setId} into ${target}${existing.exists ? '' : ' (new)'}`);
-  if (!existing.exists) await createDatabase(connection, into, where);
+  request.reporter.step(`restoring ${artifact.source} of set ${manifest.setId} into ${target}${existing.exists ? '' : ' (new)'} as ${preflight.account}`);
+  const recorded = restoreFactsOf(artifact.details);
+  if (!existing.exists) await createDatabase(connection, into, where, recorded.defaults);
   const scratch = await mkdtemp(resolve(request.loaded.repositoryPath, '.restorable', 'restore-'));
   try {
     // Progress counts the artifact's bytes as read: the SQL goes from the
-    // decompressor straight to the client (loadCompressedDump), never through here.
+    // decompressor through the portability rewriter to the client (loadCompressedDump).
     const counter = new ByteCounter((bytes) => request.reporter.progress(artifact.source, bytes));
     const hash = new HashingPassThrough();
     const input = await request.reader.openArtifact(artifact.path);
     const compressed = input.pipe(counter).pipe(hash);
     input.on('error', (error) => compressed.destroy(error));
     counter.on('error', (error) => compressed.destroy(error));
-    await loadCompressedDump({ connection, database: into, compressed, compression: artifact.compression, scratchDir: scratch, where, signal: request.signal });
+    const loaded = await loadCompressedDump({
+      connection,
+      database: into,
+      source: recorded.sourceDatabase === undefined ? undefined : { database: recorded.sourceDatabase, objectNames: recorded.objectNames },
+      compressed,
+      compression: artifact.compression,
+      scratchDir: scratch,
+      where,
+      signal: request.signal,
+      largestStatementBytes: typeof facts.maxStatementBytes === 'number' ? facts.maxStatementBytes : undefined,
+    });
     assertHash(artifact, hash);
+    if (loaded.disabledEvents.length > 0) request.reporter.step(describeDisabledEvents(loaded.disabledEvents, into));
     // The decompressor checked the length it promised (gzip ISIZE and CRC, zstd's checksum) and the sha256 matches: the raw size is the recorded one.
-    return { setId: manifest.setId, source: artifact.source, type: artifact.type, target, created: !existing.exists, rawBytes: artifact.rawSizeBytes };
+    return { setId: manifest.setId, source: artifact.source, type: artifact.type, target, created: !existing.exists, rawBytes: artifact.rawSizeBytes, account: preflight.account, safetySetId: safety?.setId };
   } catch (error) {
     if (!existing.exists) await dropDatabase(connection, into, where).catch(() => {});
-    throw await explainStreamFailure(request.reader, artifact, error);
+    const explained = await explainStreamFailure(request.reader, artifact, error);
+    throw existing.exists ? sayWhatBecameOfTheTarget(explained, request, into, nonEmpty, safety, manifest) : explained;
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/** The server and account to restore as: --defaults-file, else restore.mysql, else the source's own. */
+function restoreConnection(request: RestoreDbRequest, settings: ResolvedMysqlSource): MysqlConnection {
+  if (request.defaultsFile) return withAccountOverride(settings.connection, readClientOptionFile(request.defaultsFile), process.cwd(), '--defaults-file');
+  return withAccountOverride(settings.connection, request.loaded.config.restore.mysql, request.loaded.directory, 'restore.mysql');
+}
+
+/**
+ * A load into an existing database failed after statements went in: the
+ * operator must know the target was changed and how to put it back.
+ */
+function sayWhatBecameOfTheTarget(error: unknown, request: RestoreDbRequest, into: string, wasNonEmpty: boolean, safety: Manifest | undefined, manifest: Manifest): unknown {
+  if (!(error instanceof RestorableError)) return error;
+  // No client, no statement: the target is as it was (the safety set stays until it expires).
+  if (error.code === 'CLIENT_TOOL_MISSING') return new RestorableError(`${error.message}; the target was not touched`, { code: error.code, where: error.where, details: error.details, remedy: error.remedy, exitCode: error.exitCode, cause: error.cause });
+  const config = `-c ${request.loaded.path} `;
+  let state: string;
+  let remedy: string;
+  if (safety) {
+    const command = `restorable ${config}restore db --set ${safety.setId}${request.source ? ` --source ${request.source}` : ''} --into ${into} --yes`;
+    state = `the target was changed; it is restorable from safety set ${safety.setId}: ${command}`;
+    remedy = `${error.remedy ? `${error.remedy}; ` : ''}to put ${into} back as it was: ${command}`;
+  } else if (manifest.safety?.of === into) {
+    state = `the target was changed; restore safety set ${manifest.setId} again once the cause is fixed`;
+    remedy = error.remedy ?? 'fix the cause and restore again';
+  } else {
+    state = wasNonEmpty ? 'the target was changed' : `the target was changed (it was empty before: DROP DATABASE ${into} or restore again)`;
+    remedy = error.remedy ?? 'fix the cause and restore again';
+  }
+  return new RestorableError(`${error.message}; ${state}`, { code: error.code, where: error.where, details: error.details, remedy, exitCode: error.exitCode, cause: error.cause });
 }
 
 async function restoreSqlite(request: RestoreDbRequest, manifest: Manifest, artifact: ArtifactRecord, settings: ResolvedSqliteSource): Promise<Omit<RestoreDbOutcome, 'durationMs'>> {

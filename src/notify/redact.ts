@@ -2,10 +2,15 @@
 // texts, webhook bodies, log lines and notifications.jsonl. Two nets, because an
 // error text can carry a secret in ways no single rule sees:
 //  - known values (the SMTP password, URL credentials, passwords the caller
-//    hands in) are replaced wherever they appear, also percent-encoded;
+//    hands in) are replaced wherever they stand on their own, also
+//    percent-encoded; never cut out of an ordinary word, which would point at
+//    them (`pass` once turned "using password: YES" into "using ***word: YES",
+//    see core/secret-text.ts);
 //  - shapes that announce a secret (`--password=…`, `DB_PASSWORD=…`,
 //    `https://user:pw@…`, `?token=…`, `Authorization: Bearer …`) lose their value.
 // What is left reads the same, with `[redacted]` where a secret was.
+
+import { maskSecretValue } from '../core/secret-text.ts';
 
 export const REDACTED = '[redacted]';
 
@@ -46,7 +51,7 @@ export function createRedactor(knownSecrets: Iterable<string | undefined>): Reda
 
   const text = (value: string): string => {
     let result = value;
-    for (const secret of ordered) result = result.split(secret).join(REDACTED);
+    for (const secret of ordered) result = maskSecretValue(result, secret, REDACTED);
     for (const [shape, replacement] of SECRET_SHAPES) result = result.replace(shape, replacement);
     return result;
   };

@@ -13,6 +13,16 @@
 // blocks are routine, trigger and event bodies: a `CREATE TABLE` at the start
 // of such a line is code, not a table of the dump.
 //
+// The same state machine also takes the facts a drill compares and a restore
+// pre-flight needs, without a second pass: per table a digest of the rows
+// (CRC32 of each row's bytes exactly as the dump writes them, `(` to `)`,
+// combined order-independently: sum mod 2^48 and xor), the largest row, and
+// the largest INSERT statement (what the server's max_allowed_packet must
+// exceed to load the dump). Dumping the same data with the same tool and
+// options writes the same row bytes, so a drill re-dumps the restored copy
+// through this scanner and compares digests: no second snapshot of the live
+// server is needed, and a busy application cannot make them differ.
+//
 // How mariadb-dump 10.11 writes objects (checked against real dumps):
 //   CREATE TABLE `t` (                                   table
 //   CREATE SEQUENCE `s` start with ...                   sequence
@@ -24,6 +34,7 @@
 //   /*!50106 CREATE*/ /*!50117 DEFINER=...*/ /*!50106 EVENT `e` ... event
 
 import { Transform, type TransformCallback } from 'node:stream';
+import { crc32 } from '../core/crc32.ts';
 
 /** Bytes kept from the start of each line; enough for any object header. */
 const HEAD_LIMIT = 4096;
@@ -59,6 +70,25 @@ export function singularKind(kind: InventoryKind): string {
   return kind.slice(0, -1);
 }
 
+/** Names the row digest's algorithm, so a later change of it is never compared with an old digest. */
+export const ROW_DIGEST_ALGORITHM = 'crc32sum48xor';
+const SUM_MODULUS = 2 ** 48;
+/** Fold the running sum before it nears 2^53, above which doubles are no longer exact. */
+const SUM_FOLD_AT = 2 ** 52;
+
+/** The digest of the rows of one table; a table the dump inserts nothing into has EMPTY_ROW_DIGEST. */
+export function formatRowDigest(sum: number, xor: number): string {
+  return `${ROW_DIGEST_ALGORITHM}:${sum.toString(16).padStart(12, '0')}:${(xor >>> 0).toString(16).padStart(8, '0')}`;
+}
+export const EMPTY_ROW_DIGEST = formatRowDigest(0, 0);
+
+export interface TableDataFacts {
+  /** Order-independent digest of the rows the dump inserts (see ROW_DIGEST_ALGORITHM). */
+  rowDigest: string;
+  /** Bytes of the largest row (one `(...)` tuple) as the dump writes it. */
+  maxRowBytes: number;
+}
+
 export interface DumpScanResult {
   /** The last non-empty line starts with `-- Dump completed`. */
   trailerFound: boolean;
@@ -67,6 +97,10 @@ export interface DumpScanResult {
   rowsByTable: Record<string, number>;
   /** Tables whose INSERT statements could not be read (row count unknown). */
   tablesWithUnknownRows: string[];
+  /** Per table with rows: their digest and largest row (tables with unknown rows are left out). */
+  tableData: Record<string, TableDataFacts>;
+  /** Bytes of the largest INSERT statement: a server loading the dump needs a larger max_allowed_packet. */
+  maxStatementBytes: number;
   /** `USE`/`CREATE DATABASE` statements, which tie the dump to one database name. */
   databaseStatements: Array<{ line: number; text: string }>;
   /** Triggers written with a database prefix (`app`.`tr`), which do not restore under another name. */
@@ -85,6 +119,12 @@ export interface DumpScannerOptions {
 }
 
 type Mode = 'head' | 'skipLine' | 'values';
+
+interface TableDataState {
+  sum: number;
+  xor: number;
+  maxRowBytes: number;
+}
 
 const IDENTIFIER = String.raw`(?:\x60(?:[^\x60]|\x60\x60)*\x60|"(?:[^"]|"")*"|[^\s.\x60"(;]+)`;
 const NAME = String.raw`(${IDENTIFIER})(?:\.(${IDENTIFIER}))?`;
@@ -130,6 +170,14 @@ export class DumpScanner extends Transform {
   #depth = 0;
   #inString = false;
   #escaped = false;
+  /** The rows' facts of the current INSERT's table (undefined: table unknown). */
+  #tableState: TableDataState | undefined;
+  /** CRC32 and length so far of a row that continues in the next buffer. */
+  #rowCrc = 0;
+  #rowBytes = 0;
+  #statementBytes = 0;
+  #maxStatementBytes = 0;
+  readonly #tableData = new Map<string, TableDataState>();
 
   readonly #inventory: { [K in InventoryKind]: Set<string> } = {
     tables: new Set(),
@@ -189,6 +237,13 @@ export class DumpScanner extends Transform {
       },
       rowsByTable: Object.fromEntries([...this.#rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
       tablesWithUnknownRows: sorted(this.#tablesWithUnknownRows),
+      tableData: Object.fromEntries(
+        [...this.#tableData.entries()]
+          .filter(([table]) => !this.#tablesWithUnknownRows.has(table))
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([table, state]) => [table, { rowDigest: formatRowDigest(state.sum, state.xor), maxRowBytes: state.maxRowBytes }]),
+      ),
+      maxStatementBytes: this.#maxStatementBytes,
       databaseStatements: [...this.#databaseStatements],
       qualifiedTriggers: [...this.#qualifiedTriggers],
       bytes: this.#bytes,
@@ -330,6 +385,14 @@ export class DumpScanner extends Transform {
       valuesStart = table ? Buffer.byteLength(table[0], 'utf8') : headBytes.length;
     }
     if (this.#insertTable !== undefined && !this.#rows.has(this.#insertTable)) this.#rows.set(this.#insertTable, 0);
+    this.#tableState = undefined;
+    if (this.#insertTable !== undefined) {
+      this.#tableState = this.#tableData.get(this.#insertTable);
+      if (!this.#tableState) this.#tableData.set(this.#insertTable, (this.#tableState = { sum: 0, xor: 0, maxRowBytes: 0 }));
+    }
+    this.#rowCrc = 0;
+    this.#rowBytes = 0;
+    this.#statementBytes = valuesStart;
     this.#depth = 0;
     this.#inString = false;
     this.#escaped = false;
@@ -343,15 +406,25 @@ export class DumpScanner extends Transform {
 
   /**
    * Counts rows (top-level parenthesised tuples) of the current INSERT until
-   * its terminating `;`. Dumps quote strings with single quotes and escape
-   * quotes and newlines with backslashes (mysql_real_escape_string), so inside
-   * a string only `\\` and `'` matter: jump between them with indexOf
-   * (memchr); outside strings, a table says which bytes matter at all.
+   * its terminating `;`, and digests each row's bytes. Dumps quote strings
+   * with single quotes and escape quotes and newlines with backslashes
+   * (mysql_real_escape_string), so inside a string only `\\` and `'` matter:
+   * jump between them with indexOf (memchr); outside strings, a table says
+   * which bytes matter at all. A row's CRC32 is taken with one native call
+   * over its bytes when the row ends (plus one per buffer it spans).
    */
   #scanValues(buffer: Buffer, from: number, to: number): number {
     let depth = this.#depth;
     let inString = this.#inString;
     let escaped = this.#escaped;
+    const state = this.#tableState;
+    // Kept in locals in this hot loop; written back at the end. The sum stays
+    // far below 2^53 (exact in a double) by folding it mod 2^48 now and then.
+    let sum = state ? state.sum : 0;
+    let xor = state ? state.xor : 0;
+    let maxRowBytes = state ? state.maxRowBytes : 0;
+    // Where the current row starts in this buffer (it may have begun in an earlier one).
+    let rowStart = depth > 0 ? from : -1;
     let rows = 0;
     let lines = 0;
     let index = from;
@@ -384,22 +457,53 @@ export class DumpScanner extends Transform {
       if (SIGNIFICANT_OUTSIDE_STRINGS[byte] === 0) continue;
       if (byte === QUOTE) inString = true;
       else if (byte === OPEN) {
-        if (depth === 0) rows++;
+        if (depth === 0) {
+          rows++;
+          rowStart = index - 1;
+        }
         depth++;
-      } else if (byte === CLOSE) depth--;
-      else if (byte === NEWLINE) lines++;
+      } else if (byte === CLOSE) {
+        if (--depth === 0 && rowStart >= 0) {
+          if (state) {
+            const rowCrc = crc32(buffer.subarray(rowStart, index), this.#rowCrc);
+            const rowBytes = this.#rowBytes + index - rowStart;
+            sum += rowCrc;
+            if (sum >= SUM_FOLD_AT) sum %= SUM_MODULUS;
+            xor ^= rowCrc;
+            if (rowBytes > maxRowBytes) maxRowBytes = rowBytes;
+          }
+          if (this.#rowBytes !== 0) {
+            this.#rowCrc = 0;
+            this.#rowBytes = 0;
+          }
+          rowStart = -1;
+        }
+      } else if (byte === NEWLINE) lines++;
       else if (byte === SEMICOLON && depth === 0) {
         ended = true;
         break;
       }
     }
+    if (depth > 0 && rowStart >= 0 && index > rowStart) {
+      // The row goes on in the next buffer: carry its CRC and length over.
+      if (state) this.#rowCrc = crc32(buffer.subarray(rowStart, index), this.#rowCrc);
+      this.#rowBytes += index - rowStart;
+    }
+    if (state) {
+      state.sum = sum % SUM_MODULUS;
+      state.xor = xor;
+      state.maxRowBytes = maxRowBytes;
+    }
     this.#depth = depth;
     this.#inString = inString;
     this.#escaped = escaped;
     this.#lines += lines;
+    this.#statementBytes += index - from;
     if (this.#insertTable !== undefined && rows > 0) this.#rows.set(this.#insertTable, (this.#rows.get(this.#insertTable) ?? 0) + rows);
     if (ended) {
+      if (this.#statementBytes > this.#maxStatementBytes) this.#maxStatementBytes = this.#statementBytes;
       this.#insertTable = undefined;
+      this.#tableState = undefined;
       this.#mode = 'skipLine';
     }
     return index;

@@ -104,7 +104,7 @@ async function isExecutable(path: string): Promise<boolean> {
  * name alone (not `--databases`) so the dump has no CREATE DATABASE/USE and
  * restores under any name.
  */
-export function dumpArguments(tool: DumpTool, defaultsFile: string, database: string): string[] {
+export function dumpArguments(tool: DumpTool, defaultsFile: string, database: string, options: { dumpHistory?: boolean } = {}): string[] {
   return [
     `--defaults-file=${defaultsFile}`,
     '--single-transaction',
@@ -124,9 +124,22 @@ export function dumpArguments(tool: DumpTool, defaultsFile: string, database: st
           '--set-gtid-purged=OFF',
         ]
       : []),
+    // System-versioned tables with their history (only their INSERTs change:
+    // explicit row_start/row_end and system_versioning_insert_history=1). Off
+    // for a database with a transaction-precise versioned table, which the
+    // tool refuses to dump with history (`Cannot use --dump-history`).
+    ...((options.dumpHistory ?? true) && dumpsHistory(tool) ? ['--dump-history'] : []),
     '--',
     database,
   ];
+}
+
+/** mariadb-dump from MariaDB 10.11 on dumps the history of system-versioned tables (`--dump-history`). */
+export function dumpsHistory(tool: DumpTool): boolean {
+  const match = /Distrib (\d+)\.(\d+)/.exec(tool.version);
+  if (tool.flavor !== 'mariadb' || !match) return false;
+  const [major, minor] = [Number(match[1]), Number(match[2])];
+  return major > 10 || (major === 10 && minor >= 11);
 }
 
 /** restorable's environment minus every place a MySQL password could hide. */

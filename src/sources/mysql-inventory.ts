@@ -7,6 +7,7 @@
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { RestorableError, type ErrorWhere } from '../core/errors.ts';
 import { describeEndpoint, scrubSecret, type MysqlConnection } from './mysql-connection.ts';
+import { passwordRefused, tooManyConnections } from './mysql-refusals.ts';
 import type { DumpInventory } from './mysql-dump-scanner.ts';
 import {
   missingDumpPrivileges,
@@ -29,6 +30,10 @@ export interface TableInfo {
   transactional: boolean;
   /** DATA_LENGTH + INDEX_LENGTH from information_schema (an estimate for InnoDB). */
   approximateBytes: number;
+  /** WITH SYSTEM VERSIONING (MariaDB): the table keeps the history of its rows. */
+  systemVersioned?: boolean;
+  /** Versioned by transaction id (ROW START is a BIGINT): mariadb-dump cannot dump its history. */
+  transactionPreciseHistory?: boolean;
 }
 
 export interface DatabaseInspection {
@@ -38,6 +43,21 @@ export interface DatabaseInspection {
   inventory: DumpInventory;
   tables: TableInfo[];
   missingPrivileges: MissingPrivilege[];
+  /**
+   * The accounts the dump recreates views, routines, triggers and events
+   * for (DEFINER=...), e.g. `root@localhost`: restoring them as any other
+   * account needs SET USER (or SUPER), which restore's pre-flight checks.
+   */
+  definers: string[];
+  /** The server's global max_allowed_packet: the largest statement it accepts from a client loading the dump. */
+  maxAllowedPacket: number;
+  /** The database's default character set and collation (a restore creates its target with the same). */
+  databaseCharset?: string;
+  databaseCollation?: string;
+  /** The other databases the account sees: a name in the dump qualified by one of them is a cross-database reference. */
+  otherDatabases?: string[];
+  /** Events whose name, body or comment holds `;;`, which mariadb-dump cannot dump (see mysql-dump-hazards.ts). */
+  eventsWithDoubleSemicolon?: string[];
 }
 
 /**
@@ -129,6 +149,13 @@ export class MysqlSession {
   }
 }
 
+/** "execute command denied to user ... for routine ...". */
+const ER_PROCACCESS_DENIED_ERROR = 1370;
+
+function serverErrno(error: RestorableError): number | undefined {
+  return ((error as RestorableError).cause as MysqlServerError | undefined)?.errno;
+}
+
 interface MysqlServerError extends Error {
   code?: string;
   errno?: number;
@@ -165,6 +192,10 @@ export function describeMysqlError(error: unknown, target: MysqlConnection, wher
       });
     case 'ER_ACCESS_DENIED_ERROR':
     case 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR':
+      return passwordRefused({ target, where, serverMessage: reason, cause: error });
+    case 'ER_CON_COUNT_ERROR':
+    case 'ER_TOO_MANY_USER_CONNECTIONS':
+      return tooManyConnections({ target, where, serverMessage: reason, cause: error });
     case 'ER_NOT_SUPPORTED_AUTH_MODE':
       return new RestorableError(`${server} refused ${target.user}: ${reason}`, {
         code: 'MYSQL_ACCESS_DENIED',
@@ -178,14 +209,14 @@ export function describeMysqlError(error: unknown, target: MysqlConnection, wher
       return new RestorableError(`${target.user} lacks a privilege on ${server} while ${doing}: ${reason}`, {
         code: 'MYSQL_PRIVILEGES_MISSING',
         where,
-        remedy: `GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON ${quoteIdentifier(target.database)}.* TO the backup account`,
+        remedy: `GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, EXECUTE ON ${quoteIdentifier(target.database)}.* TO the account (SELECT CURRENT_USER() names it); every privilege restorable needs is in docs/privileges.md`,
         cause: error,
       });
     default:
       return new RestorableError(`${server} failed while ${doing}: ${reason}`, {
         code: 'MYSQL_QUERY_FAILED',
         where,
-        remedy: 'see the server error above; run `restorable doctor` or retry when the server is healthy',
+        remedy: 'see the server\'s message above and its error log (journalctl -u mariadb, or the log_error file); run the backup again when the server is healthy',
         cause: error,
       });
   }
@@ -193,11 +224,14 @@ export function describeMysqlError(error: unknown, target: MysqlConnection, wher
 
 /** Version, account, inventory, table engines and sizes, and the privileges the dump still needs. */
 export async function inspectDatabase(session: MysqlSession, database: string, where: ErrorWhere, endpoint: string): Promise<DatabaseInspection> {
-  const [identity] = await session.query<RowDataPacket>('SELECT VERSION() AS version, CURRENT_USER() AS account');
+  const [identity] = await session.query<RowDataPacket>('SELECT VERSION() AS version, CURRENT_USER() AS account, @@GLOBAL.max_allowed_packet AS maxAllowedPacket');
   const server = parseServerVersion(String(identity!.version));
   const account = String(identity!.account);
 
-  const schemata = await session.query<RowDataPacket>('SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database]);
+  const schemata = await session.query<RowDataPacket>(
+    'SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME AS charset, DEFAULT_COLLATION_NAME AS collation FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
+    [database],
+  );
   if (schemata.length === 0) {
     throw new RestorableError(`database ${quoteIdentifier(database)} does not exist on ${endpoint}, or ${account} has no privilege on it`, {
       code: 'MYSQL_DATABASE_MISSING',
@@ -231,8 +265,19 @@ export async function inspectDatabase(session: MysqlSession, database: string, w
         engine: row.engine === null ? null : String(row.engine),
         transactional: row.transactions === 'YES',
         approximateBytes: Number(row.bytes),
+        ...(row.type === 'SYSTEM VERSIONED' ? { systemVersioned: true } : {}),
       });
     }
+  }
+
+  if (tables.some((table) => table.systemVersioned)) {
+    const transactionPrecise = await session.query<RowDataPacket>(
+      `SELECT DISTINCT TABLE_NAME AS name FROM information_schema.COLUMNS
+        WHERE TABLE_SCHEMA = ? AND GENERATION_EXPRESSION = 'ROW START' AND DATA_TYPE = 'bigint'`,
+      [database],
+    );
+    const names = new Set(transactionPrecise.map((row) => String(row.name)));
+    for (const table of tables) if (names.has(table.name)) table.transactionPreciseHistory = true;
   }
 
   const routineRows = await session.query<RowDataPacket>(
@@ -248,9 +293,17 @@ export async function inspectDatabase(session: MysqlSession, database: string, w
   }));
 
   const viewsWithoutShowView: string[] = [];
+  const viewsNeedingExecute: string[] = [];
   for (const view of views) {
     const probe = await session.probe(`SHOW CREATE VIEW ${quoteIdentifier(database)}.${quoteIdentifier(view)}`);
-    if (!probe.ok) viewsWithoutShowView.push(view);
+    if (!probe.ok) {
+      viewsWithoutShowView.push(view);
+      continue;
+    }
+    // What the dump itself runs for each view, after all tables: it opens the
+    // view, which needs EXECUTE on every stored function the view calls.
+    const fields = await session.probe(`SHOW FIELDS FROM ${quoteIdentifier(database)}.${quoteIdentifier(view)}`);
+    if (!fields.ok && serverErrno(fields.error) === ER_PROCACCESS_DENIED_ERROR) viewsNeedingExecute.push(view);
   }
 
   const inventory: DumpInventory = {
@@ -270,9 +323,37 @@ export async function inspectDatabase(session: MysqlSession, database: string, w
     grantLines,
     procTableReadable: procProbe.ok,
     viewsWithoutShowView,
+    viewsNeedingExecute,
     routines,
   });
-  return { server, account, inventory, tables: tables.sort((a, b) => compareNames(a.name, b.name)), missingPrivileges };
+  const definers = new Set(routines.map((routine) => routine.definer));
+  for (const sql of [
+    'SELECT DEFINER AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?',
+    'SELECT DEFINER AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?',
+    'SELECT DEFINER AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?',
+  ]) {
+    for (const definer of await namesOf(session, sql, database)) definers.add(definer);
+  }
+  const otherDatabases = (await session.query<RowDataPacket>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME <> ?', [database])).map(
+    (row) => String(row.name),
+  );
+  return {
+    server,
+    account,
+    inventory,
+    tables: tables.sort((a, b) => compareNames(a.name, b.name)),
+    missingPrivileges,
+    definers: [...definers].sort(),
+    maxAllowedPacket: Number(identity!.maxAllowedPacket),
+    databaseCharset: String(schemata[0]!.charset),
+    databaseCollation: String(schemata[0]!.collation),
+    otherDatabases,
+    eventsWithDoubleSemicolon: await namesOf(
+      session,
+      "SELECT EVENT_NAME AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? AND (EVENT_DEFINITION LIKE '%;;%' OR EVENT_COMMENT LIKE '%;;%' OR EVENT_NAME LIKE '%;;%')",
+      database,
+    ),
+  };
 }
 
 /** The object names alone, for the re-check after a dump (cheap). */

@@ -167,6 +167,12 @@ export interface PrivilegeInputs {
   procTableReadable: boolean;
   /** Views whose SHOW CREATE VIEW failed. */
   viewsWithoutShowView: string[];
+  /**
+   * Views that call a stored function the account may not execute: the dump
+   * reads their columns (SHOW FIELDS) after every table, and fails there
+   * (error 1370), hours into a large dump. Absent: not probed.
+   */
+  viewsNeedingExecute?: string[];
   /** Routines information_schema shows this account. */
   routines: RoutineVisibility[];
 }
@@ -207,6 +213,15 @@ export function missingDumpPrivileges(inputs: PrivilegeInputs): MissingPrivilege
       reason: `the dump cannot read the definition of ${listNames('view', inputs.viewsWithoutShowView)}`,
       silentLoss: false,
       grant: `GRANT SHOW VIEW ON ${onDb} TO ${to};`,
+    });
+  }
+  const viewsNeedingExecute = inputs.viewsNeedingExecute ?? [];
+  if (viewsNeedingExecute.length > 0 && !has('EXECUTE')) {
+    missing.push({
+      privilege: 'EXECUTE',
+      reason: `${listNames('view', viewsNeedingExecute)} ${viewsNeedingExecute.length === 1 ? 'calls' : 'call'} a stored function, and the dump reads the columns of views only after every table: without EXECUTE it would fail at its very end`,
+      silentLoss: false,
+      grant: grantStatement(['EXECUTE'], onDb, inputs.account),
     });
   }
   if (!has('TRIGGER')) {
@@ -273,7 +288,31 @@ export function routinePrivilegeFix(server: ServerVersion, onDb: string, to: str
 export function recommendedGrants(database: string, account: string, server: ServerVersion): string {
   const onDb = `${quoteIdentifier(database)}.*`;
   const to = accountLiteral(account);
-  return `GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON ${onDb} TO ${to}; ${routinePrivilegeFix(server, onDb, to).grant}`;
+  return `GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, EXECUTE ON ${onDb} TO ${to}; ${routinePrivilegeFix(server, onDb, to).grant}`;
+}
+
+/** `GRANT <privileges> ON <on> TO '<user>'@'<host>';` for the account as CURRENT_USER() reports it (`laravel@127.0.0.1`). */
+export function grantStatement(privileges: string[], on: string, account: string): string {
+  return `GRANT ${privileges.join(', ')} ON ${on} TO ${accountLiteral(account)};`;
+}
+
+/** Names restorable makes up for databases it creates: `<db>_restored_<set digits>` (restore db), `restorable_drill_...` (drill). */
+const GENERATED_DATABASE_NAME = [/^(.+_restored_)\d+$/s, /^(restorable_drill_).*$/s];
+
+/**
+ * What a GRANT for a database restorable creates should name: for a name it
+ * made up, the LIKE pattern of all such names (`shop\_restored\_%`.*,
+ * `restorable\_drill\_%`.*), so one grant serves every later restore or
+ * drill; any other name exactly (its `_` and `%` escaped, which GRANT would
+ * read as wildcards).
+ */
+export function databaseGrantTarget(database: string): string {
+  const escape = (text: string) => text.replaceAll('\\', '\\\\').replaceAll('_', '\\_').replaceAll('%', '\\%');
+  for (const generated of GENERATED_DATABASE_NAME) {
+    const match = generated.exec(database);
+    if (match) return `${quoteIdentifier(escape(match[1]!) + '%')}.*`;
+  }
+  return `${quoteIdentifier(escape(database))}.*`;
 }
 
 function listNames(kind: string, names: string[]): string {

@@ -21,13 +21,17 @@ import { parseDurationMs, type MysqlSourceConfig } from '../config/schema.ts';
 import { RestorableError, type ErrorWhere } from '../core/errors.ts';
 import type { SourceWarning } from '../core/manifest.ts';
 import { ChildProcessError, spawnStream } from '../process/spawn-stream.ts';
-import { ChecksumSnapshot, type TableChecksum } from './mysql-checksums.ts';
 import { describeEndpoint, mysqlConnectionFor, scrubSecret, type ConnectionLookupOptions, type MysqlConnection } from './mysql-connection.ts';
 import { CredentialsPipe, clientOptionFile, dumpArguments, dumpChildEnvironment, escapeOptionValue, findDumpTool, type DumpTool } from './mysql-dump-tool.ts';
-import { DumpScanner, INVENTORY_KINDS, singularKind, type DumpInventory, type DumpScanResult } from './mysql-dump-scanner.ts';
+import { dumpsVersionedHistory, portabilityWarnings, PortableDumpRewriter, withPortabilityDetails } from './mysql-dump-portable.ts';
+import { DumpScanner, EMPTY_ROW_DIGEST, INVENTORY_KINDS, ROW_DIGEST_ALGORITHM, singularKind, type DumpInventory, type DumpScanResult } from './mysql-dump-scanner.ts';
 import { inspectDatabase, MysqlSession, readInventory, type DatabaseInspection } from './mysql-inventory.ts';
+import { failOnDumpHazards } from './mysql-dump-hazards.ts';
+import { ChildCpuWatch } from './mysql-dump-cpu.ts';
+import { ACCESS_DENIED_TEXT, passwordRefused, TOO_MANY_CONNECTIONS_TEXT, tooManyConnections } from './mysql-refusals.ts';
 import { quoteIdentifier, recommendedGrants, type MissingPrivilege, type ServerVersion } from './mysql-privileges.ts';
 import type { PreflightReport, ProducedArtifact, SourceContext, SourceDriver, SourceFacts } from './source.ts';
+import { packetTooSmallWarning } from './mysql-restore-preflight.ts';
 
 /** What the mysql driver takes: the source as configured plus its resolved connection. */
 export interface ResolvedMysqlSource {
@@ -53,6 +57,7 @@ type MysqlContext = SourceContext<ResolvedMysqlSource>;
 export const mysqlSource: SourceDriver<ResolvedMysqlSource> = {
   type: 'mysql',
   extension: 'sql',
+  content: 'database',
 
   async preflight(context: MysqlContext): Promise<PreflightReport> {
     const { config, connection } = context.config;
@@ -60,6 +65,7 @@ export const mysqlSource: SourceDriver<ResolvedMysqlSource> = {
     const tool = await findDumpTool(config.dump_tool, context.sourceName);
     const inspection = await inspect(connection, where);
     failOnMissingPrivileges(inspection, connection, where);
+    failOnDumpHazards({ database: connection.database, inventory: inspection.inventory, eventsWithDoubleSemicolon: inspection.eventsWithDoubleSemicolon ?? [], tool, where });
     const { inventory } = inspection;
     return {
       notes: [
@@ -79,33 +85,33 @@ export const mysqlSource: SourceDriver<ResolvedMysqlSource> = {
     const tool = await findDumpTool(config.dump_tool, context.sourceName);
     const inspection = await inspect(connection, where);
     failOnMissingPrivileges(inspection, connection, where);
+    failOnDumpHazards({ database: connection.database, inventory: inspection.inventory, eventsWithDoubleSemicolon: inspection.eventsWithDoubleSemicolon ?? [], tool, where });
     const warnings = inspectionWarnings(inspection, tool, connection.database);
     warnings.forEach((warning) => context.log.warn(warning.message, { code: warning.code }));
     throwIfAborted(context, where);
 
-    // Our snapshot first, then the dump's: both see the data of (almost) the same instant.
-    const snapshot = await ChecksumSnapshot.begin(connection, where);
-    let pipe: CredentialsPipe;
-    try {
-      pipe = await CredentialsPipe.create(context.scratchDir, clientOptionFile(connection));
-    } catch (error) {
-      snapshot.abort();
-      throw error;
-    }
-    const dump = spawnStream(tool.path, dumpArguments(tool, pipe.path, connection.database), {
+    // No second snapshot for table checksums: the facts a drill compares (row
+    // digests) come from the dump stream itself, see mysql-dump-scanner.ts.
+    const pipe = await CredentialsPipe.create(context.scratchDir, clientOptionFile(connection));
+    const historyDumped = dumpsVersionedHistory(tool, inspection.tables);
+    const dump = spawnStream(tool.path, dumpArguments(tool, pipe.path, connection.database, { dumpHistory: historyDumped }), {
       name: tool.name,
       env: dumpChildEnvironment(process.env, connection.passwordEnvName),
       deadlineMs: parseDurationMs(config.timeout),
       stallTimeoutMs: parseDurationMs(config.stall_timeout),
     });
     const credentialsDelivered = pipe.deliverTo(dump);
+    // For a stalled dump: was the tool waiting for the server, or spinning by itself?
+    const dumpCpu = new ChildCpuWatch(dump.child.pid);
     context.log.info(`dumping ${quoteIdentifier(connection.database)} with ${tool.name}`, { endpoint: describeEndpoint(connection) });
 
-    const checksums = snapshot
-      .checksum(connection.database, inspection.tables)
-      .then((result) => ({ result }))
-      .catch((error: unknown) => ({ error: scrub((error as Error).message, connection) }))
-      .finally(() => snapshot.close());
+    // The artifact itself restores under any name (stock `gunzip | mariadb NEWDB` too): see mysql-dump-portable.ts.
+    const portable = new PortableDumpRewriter({
+      sourceDatabase: connection.database,
+      objectNames: INVENTORY_KINDS.flatMap((kind) => inspection.inventory[kind]),
+      otherDatabases: inspection.otherDatabases ?? [],
+      where,
+    });
 
     let stopReason: string | undefined;
     const onAbort = () => {
@@ -129,22 +135,23 @@ export const mysqlSource: SourceDriver<ResolvedMysqlSource> = {
         try {
           await dump.completed;
         } catch (error) {
-          throw dumpFailed(error, connection, inspection, where, stopReason);
+          throw dumpFailed(error, connection, inspection, where, stopReason, dumpCpu.busyShare(parseDurationMs(config.stall_timeout)));
         }
         const scan = await scanned;
         await credentialsDelivered;
         const dumpWarnings = await checkDump(scan, inspection, tool, connection, where, dump.stderrTail());
-        const checksumOutcome = await checksums;
+        // A dump its own server could not load back fails restores and drills with "server has gone away".
+        const packetWarning = packetTooSmallWarning(scan.maxStatementBytes, inspection.maxAllowedPacket, describeEndpoint(connection));
+        if (packetWarning) dumpWarnings.push(packetWarning);
+        const portability = portable.report();
         return {
-          warnings: [...warnings, ...dumpWarnings],
+          warnings: [...warnings, ...dumpWarnings, ...portabilityWarnings(portability, inspection.tables, historyDumped)],
           degraded: false,
-          details: dumpDetails(tool, inspection, connection, scan, checksumOutcome),
+          details: withPortabilityDetails(dumpDetails(tool, inspection, connection, scan), inspection, portability, historyDumped),
         };
-      } catch (error) {
-        snapshot.abort();
-        throw error;
       } finally {
         context.signal.removeEventListener('abort', onAbort);
+        dumpCpu.stop();
         await credentialsDelivered.catch(() => {});
       }
     })();
@@ -169,9 +176,14 @@ export const mysqlSource: SourceDriver<ResolvedMysqlSource> = {
         }),
       );
       dump.kill(`was stopped because ${stopReason}`);
+      // Nobody reads the rewriter any more: without this its full buffer keeps the
+      // child's stdout paused and open, so the child's 'close' never comes and the run hangs.
+      portable.destroy();
+      dump.stdout.destroy();
     });
-    dump.stdout.on('error', (error) => scanner.destroy(error));
-    dump.stdout.pipe(scanner);
+    dump.stdout.on('error', (error) => portable.destroy(error));
+    portable.on('error', (error) => scanner.destroy(error));
+    dump.stdout.pipe(portable).pipe(scanner);
 
     return { stream: scanner, completed: verdict };
   },
@@ -253,12 +265,21 @@ function describeInventory(inventory: DumpInventory): string {
   return INVENTORY_KINDS.map((kind) => `${inventory[kind].length} ${inventory[kind].length === 1 ? singularKind(kind) : kind}`).join(', ');
 }
 
+/**
+ * A stalled dump tool that kept this share of a CPU busy was spinning, not
+ * waiting: one waiting for the server uses next to none, while a spinning one
+ * gets what a busy machine leaves it (40% of a CPU measured on a loaded test box).
+ */
+const SPINNING_SHARE = 0.2;
+
 function dumpFailed(
   error: unknown,
   connection: MysqlConnection,
   inspection: DatabaseInspection,
   where: ErrorWhere,
   stopReason: string | undefined,
+  /** Share of a CPU the tool used in its last stall window (ChildCpuWatch), if known. */
+  busyShareWhileStalled?: number,
 ): RestorableError {
   const database = quoteIdentifier(connection.database);
   const endpoint = describeEndpoint(connection);
@@ -283,12 +304,32 @@ function dumpFailed(
   } else if (/deadline/.test(how)) {
     code = 'DUMP_TIMEOUT';
     remedy = `raise sources.${where.source ?? '<name>'}.timeout if the database really needs longer, or find what slows the server down`;
+  } else if (/produced no output/.test(how) && busyShareWhileStalled !== undefined && busyShareWhileStalled >= SPINNING_SHARE) {
+    // Not the server's fault: the tool itself burned the CPU without writing a byte.
+    return new RestorableError(
+      `the dump of ${database} at ${endpoint} failed: ${how}, while it kept ${Math.round(busyShareWhileStalled * 100)}% of a CPU busy: ` +
+        `${how.split(' ', 1)[0]} was stuck in itself, not waiting for the server`,
+      {
+        code: 'DUMP_TOOL_SPINNING',
+        where,
+        remedy:
+          'a known cause is an event or routine whose text holds `;;` (mariadb-dump searches for a delimiter forever): ' +
+          `find it with SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '${connection.database.replaceAll("'", "''")}' AND (EVENT_DEFINITION LIKE '%;;%' OR EVENT_COMMENT LIKE '%;;%') ` +
+          'and rewrite it without two semicolons in a row (CONCAT(\';\', \';\')); otherwise try the dump tool matching the server version',
+        details: stderrLines,
+      },
+    );
   } else if (/produced no output/.test(how)) {
     code = 'DUMP_STALLED';
     remedy = `the server stopped sending data (locks? a hung server?); check SHOW PROCESSLIST, or raise sources.${where.source ?? '<name>'}.stall_timeout`;
   } else if (error.exitStatus === null && error.signal === null) {
     code = 'DUMP_TOOL_MISSING';
     remedy = `check sources.${where.source ?? '<name>'}.dump_tool and PATH`;
+  } else if (ACCESS_DENIED_TEXT.test(error.stderrTail)) {
+    // The pre-flight got in with this password moments ago: not a privilege problem.
+    return passwordRefused({ target: connection, where, account: inspection.account, client: how.split(' ', 1)[0], serverMessage: lastLine ?? how });
+  } else if (TOO_MANY_CONNECTIONS_TEXT.test(error.stderrTail)) {
+    return tooManyConnections({ target: connection, where, client: how.split(' ', 1)[0], serverMessage: lastLine ?? how });
   } else if (/Lost connection|gone away|Can't connect|2013|2006|2002|2003/.test(error.stderrTail)) {
     remedy = `the server went away during the dump: check that it is running and its error log (journalctl -u mariadb), then run the backup again; nothing from this run was published`;
   } else if (/Access denied|command denied|insufficient privileges/i.test(error.stderrTail)) {
@@ -411,8 +452,10 @@ interface TableDetails {
   /** Rows the dump inserts (counted in the dump itself); null when unreadable. */
   rows: number | null;
   approximateBytes: number;
-  checksum?: number;
-  checksumSkipped?: string;
+  /** Digest of the rows as the dump writes them (absent when the rows are unknown); a drill re-dumps and compares. */
+  rowDigest?: string;
+  /** Bytes of the largest row in the dump. */
+  maxRowBytes?: number;
 }
 
 function dumpDetails(
@@ -420,21 +463,16 @@ function dumpDetails(
   inspection: DatabaseInspection,
   connection: MysqlConnection,
   scan: DumpScanResult,
-  checksums: { result: Record<string, TableChecksum> } | { error: string },
 ): Record<string, unknown> {
   const tables: Record<string, TableDetails> = {};
   const unknownRows = new Set(scan.tablesWithUnknownRows);
   for (const table of inspection.tables) {
     const rows = unknownRows.has(table.name) ? null : (scan.rowsByTable[table.name] ?? 0);
     const entry: TableDetails = { engine: table.engine, rows, approximateBytes: table.approximateBytes };
-    if ('error' in checksums) entry.checksumSkipped = `the checksum connection failed: ${checksums.error}`;
-    else {
-      const checksum = checksums.result[table.name];
-      if (checksum === undefined) entry.checksumSkipped = 'not checksummed';
-      else if ('skipped' in checksum) entry.checksumSkipped = checksum.skipped;
-      else if (rows !== null && checksum.rowsInSnapshot !== rows) {
-        entry.checksumSkipped = `written to while the dump started (${checksum.rowsInSnapshot} rows in the checksum snapshot, ${rows} in the dump)`;
-      } else entry.checksum = checksum.checksum;
+    if (rows !== null) {
+      const data = scan.tableData[table.name];
+      entry.rowDigest = data?.rowDigest ?? EMPTY_ROW_DIGEST;
+      entry.maxRowBytes = data?.maxRowBytes ?? 0;
     }
     tables[table.name] = entry;
   }
@@ -443,13 +481,15 @@ function dumpDetails(
     server: { version: inspection.server.text, flavor: inspection.server.flavor },
     endpoint: describeEndpoint(connection),
     account: inspection.account,
+    definers: inspection.definers,
     database: connection.database,
     inventory: inspection.inventory,
     tables,
     rowCounts: 'counted in the dump itself: exactly the rows a restore of this artifact inserts',
-    checksums:
-      'CHECKSUM TABLE in a consistent snapshot opened just before the dump\'s own; tables over 100 MB are skipped, ' +
-      'and a table whose row count differs from the dump\'s was written to in between, so its checksum is left out',
+    rowDigests:
+      `${ROW_DIGEST_ALGORITHM}: CRC32 of each row as the dump writes it, summed mod 2^48 and xored, per table; ` +
+      'taken from the dump stream itself, so they describe exactly the dump\'s snapshot (a drill re-dumps the restored copy and compares)',
+    maxStatementBytes: scan.maxStatementBytes,
     nonTransactionalTables: inspection.tables.filter((table) => !table.transactional).map((table) => ({ name: table.name, engine: table.engine })),
     dumpBytes: scan.bytes,
   };

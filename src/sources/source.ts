@@ -62,10 +62,19 @@ export interface ProducedArtifact {
   completed: Promise<SourceFacts>;
 }
 
+/**
+ * What an artifact holds, as compression sees it: a database (SQL text, a
+ * SQLite file; small, and worth a higher level: compression.database_level)
+ * or files (uploads: mostly media, compressed at compression.level).
+ */
+export type ArtifactContent = 'database' | 'files';
+
 export interface SourceDriver<Config> {
   readonly type: string;
   /** Extension of the raw artifact before compression: `sql`, `tar`, `sqlite`. */
   readonly extension: string;
+  /** Picks the artifact's compression level (see ArtifactContent). */
+  readonly content: ArtifactContent;
   /** Cheap checks before anything is written: tools present, server reachable, privileges. */
   preflight(context: SourceContext<Config>): Promise<PreflightReport>;
   produce(context: SourceContext<Config>): Promise<ProducedArtifact>;

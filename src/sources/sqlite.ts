@@ -21,6 +21,7 @@ export interface ResolvedSqliteSource {
 export const sqliteSource: SourceDriver<ResolvedSqliteSource> = {
   type: 'sqlite',
   extension: 'sqlite',
+  content: 'database',
 
   async preflight(context: SourceContext<ResolvedSqliteSource>): Promise<PreflightReport> {
     const { databasePath } = context.config;

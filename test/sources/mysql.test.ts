@@ -263,7 +263,7 @@ describe('round trip', () => {
     for (const table of original.tables!) {
       const [count] = await server.rootQuery<RowDataPacket>(`SELECT COUNT(*) AS n FROM app.\`${table.replaceAll('`', '``')}\``);
       assert.equal(details.tables[table].rows, Number(count!.n), `row count of ${table} in the facts`);
-      assert.equal(details.tables[table].checksum, originalChecksums[table], `checksum of ${table} in the facts`);
+      assert.match(details.tables[table].rowDigest, /^crc32sum48xor:[0-9a-f]{12}:[0-9a-f]{8}$/, `row digest of ${table} in the facts`);
     }
     assert.deepEqual(facts.warnings, []);
     assert.equal(facts.degraded, false);
@@ -416,7 +416,15 @@ describe('Laravel .env', () => {
     );
     const resolved = resolveMysqlSource('db', mysqlConfig({ env_file: '.env' }), appDir);
     const { password, notes, ...connection } = resolved.connection;
-    assert.deepEqual(connection, { host: '127.0.0.1', port: server.port, socket: undefined, database: 'laravel_app', user: 'laravel', passwordEnvName: undefined });
+    assert.deepEqual(connection, {
+      host: '127.0.0.1',
+      port: server.port,
+      socket: undefined,
+      database: 'laravel_app',
+      user: 'laravel',
+      passwordEnvName: undefined,
+      passwordSource: `DB_PASSWORD in ${join(appDir, '.env')}`,
+    });
     assert.equal(password?.reveal(), laravelPassword);
     assert.deepEqual(notes, []);
 

@@ -1,0 +1,128 @@
+// Owns the safety set: before `restore db` sends its first statement into a
+// database that is not empty, the database as it is now is dumped into the
+// repository with the backup's own machinery (the mysql driver's dump with
+// its completeness checks, compression, sha256, `.partial` then publish,
+// manifest last). So it is a normal, complete set — `restore db --set <id>
+// --into <db> --yes` puts the database back — whose manifest carries a
+// `safety` marker: it counts in no timeline, is never `latest`, and retention
+// removes it once `restore.keep_safety` has passed.
+
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { rm } from 'node:fs/promises';
+import { RestorableError } from '../core/errors.ts';
+import { artifactPath, nextFreeSetId } from '../core/naming.ts';
+import { COMPRESSION_ALGORITHMS, MANIFEST_FORMAT, MANIFEST_VERSION, type ArtifactRecord, type Manifest } from '../core/manifest.ts';
+import { parseDurationMs } from '../config/schema.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import type { PreparedSource } from '../sources/registry.ts';
+import type { SourceContext, SourceDriver } from '../sources/source.ts';
+import { mysqlSource, type ResolvedMysqlSource } from '../sources/mysql.ts';
+import type { MysqlConnection } from '../sources/mysql-connection.ts';
+import { artifactExtension } from '../stages/codec.ts';
+import { LocalRepository } from '../storage/local-repository.ts';
+import { acquireJobLock } from '../storage/job-lock.ts';
+import { backUpSource } from './backup.ts';
+import { restorableVersion } from './version.ts';
+import type { Clock, RunReporter } from './ports.ts';
+
+export interface SafetySetRequest {
+  loaded: LoadedConfig;
+  /** The database source of the set being restored: the safety set holds the target under the same name, so it restores the same way. */
+  sourceName: string;
+  source: ResolvedMysqlSource;
+  /** The restoring connection, pointed at the target database. */
+  target: MysqlConnection;
+  /** The set being restored over the target. */
+  restoring: string;
+  clock: Clock;
+  reporter: RunReporter;
+  signal?: AbortSignal;
+}
+
+/** Dumps the target into a new safety set; resolves with its manifest once published. */
+export async function takeSafetySet(request: SafetySetRequest): Promise<Manifest> {
+  const { loaded, sourceName, clock, reporter } = request;
+  const repository = new LocalRepository(loaded.repositoryPath);
+  await repository.prepare([sourceName]);
+  const startedAt = clock.now();
+  const started = performance.now();
+  // Under the job lock: a backup or prune starting meanwhile would sweep our `.partial` as a dead run's leftover.
+  const lock = await acquireJobLock(repository.root, 'restore db (safety set)', startedAt);
+  const prepared: PreparedSource = {
+    name: sourceName,
+    type: 'mysql',
+    driver: mysqlSource as SourceDriver<unknown>,
+    settings: { config: { ...request.source.config, database: request.target.database }, connection: request.target } satisfies ResolvedMysqlSource,
+  };
+  const written: string[] = [];
+  let scratchDir: string | undefined;
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort(request.signal?.reason);
+  request.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  try {
+    const extension = (algorithm: (typeof COMPRESSION_ALGORITHMS)[number]) => `${mysqlSource.extension}.${artifactExtension(algorithm)}`;
+    const setId = await nextFreeSetId(startedAt, (candidate) =>
+      repository.isSetIdFree(candidate, COMPRESSION_ALGORITHMS.map((algorithm) => artifactPath(sourceName, candidate, extension(algorithm)))),
+    );
+    scratchDir = await repository.createScratchDir(setId);
+    const context: SourceContext<unknown> = {
+      job: loaded.config.app,
+      sourceName,
+      config: prepared.settings,
+      repositoryPath: repository.root,
+      scratchDir,
+      signal: abort.signal,
+      log: {
+        info: (message) => reporter.step(`safety set: ${message}`),
+        warn: (message) => reporter.warn(`safety set: ${message}`),
+      },
+    };
+    reporter.step(`taking safety set ${setId}: a dump of database ${request.target.database} as it is now, before the restore writes into it`);
+    await prepared.driver.preflight(context);
+    let failure: unknown;
+    let record: ArtifactRecord;
+    try {
+      record = await backUpSource(prepared, setId, repository, context, loaded.config.compression, reporter, written, (reason) => {
+        failure ??= reason;
+        abort.abort(reason);
+      });
+    } catch (error) {
+      throw failure ?? error;
+    }
+    const finishedAt = clock.now();
+    const keepMs = parseDurationMs(loaded.config.restore.keep_safety);
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      version: MANIFEST_VERSION,
+      setId,
+      job: loaded.config.app,
+      runId: randomUUID(),
+      host: hostname(),
+      restorableVersion: restorableVersion(),
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs: Math.round(performance.now() - started),
+      status: record.warnings.length > 0 ? 'warning' : 'ok',
+      artifacts: [record],
+      safety: { of: request.target.database, restoring: request.restoring, expiresAt: new Date(finishedAt.getTime() + keepMs).toISOString() },
+    };
+    await repository.publishSet(manifest, written);
+    reporter.step(`safety set ${setId} complete (kept until ${manifest.safety!.expiresAt})`);
+    return manifest;
+  } catch (error) {
+    await Promise.all(written.map((path) => repository.discardPartial(path)));
+    const cause = error instanceof RestorableError ? error : undefined;
+    throw new RestorableError(`the safety dump of database ${request.target.database} failed, so the restore did not start; nothing was changed: ${(error as Error).message}`, {
+      code: cause?.code === 'LOCKED' ? cause.code : 'RESTORE_SAFETY_FAILED',
+      where: { source: sourceName },
+      details: cause?.details ?? [],
+      remedy: cause?.remedy ?? 'fix the cause above and restore again',
+      cause: error,
+    });
+  } finally {
+    request.signal?.removeEventListener('abort', onOuterAbort);
+    if (scratchDir) await rm(scratchDir, { recursive: true, force: true });
+    await lock.release();
+  }
+}
