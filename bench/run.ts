@@ -36,13 +36,15 @@ const DEFAULT_CACHE_DIR = join(tmpdir(), 'restorable-bench-cache');
 /** One command (a 1.5 GB gzip -9 under load takes minutes) is killed after this long. */
 const COMMAND_DEADLINE_MS = 60 * 60_000;
 
-const USAGE = `usage: npm run bench -- [--size small|reference] [--rounds N] [--json] [--out FILE] [--cache-dir DIR]
+const USAGE = `usage: npm run bench -- [--size small|reference] [--rounds N] [--json] [--out FILE] [--cache-dir DIR] [--also-level N]
 
   --size       data set size: reference (default, ~1.5 GB files + ~200 MB dump) or small (~100 MB + ~30 MB)
   --rounds     rounds of every measurement, seed and restorable alternating who goes first (default 3)
   --json       print the results as JSON on stdout (the tables then go to stderr)
   --out FILE   also write the results as JSON to FILE
   --cache-dir  where generated data sets are kept between runs (default ${DEFAULT_CACHE_DIR})
+  --also-level also run the full backup with compression: { level: N } (one gzip level for every artifact;
+               4 was the default before databases got their own), against the same round's seed
 
 Expect about 1-2 minutes for --size small --rounds 1 and 20-30 minutes for the reference size with 3 rounds
 (plus a few minutes the first time, to generate the data set). See docs/benchmark.md.`;
@@ -53,6 +55,8 @@ interface Options {
   json: boolean;
   out?: string;
   cacheDir: string;
+  /** Also run the full backup with one gzip level for every artifact (`compression: { level: N }`), against the same seed run. */
+  alsoLevel: number | undefined;
 }
 
 function readOptions(argv: string[]): Options | 'help' {
@@ -64,6 +68,7 @@ function readOptions(argv: string[]): Options | 'help' {
       json: { type: 'boolean', default: false },
       out: { type: 'string' },
       'cache-dir': { type: 'string', default: DEFAULT_CACHE_DIR },
+      'also-level': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -73,7 +78,9 @@ function readOptions(argv: string[]): Options | 'help' {
   if (values.size !== 'small' && values.size !== 'reference') throw new UsageError(`--size must be small or reference, not ${values.size}`);
   const rounds = Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) throw new UsageError(`--rounds must be a whole number from 1 to 50, not ${values.rounds}`);
-  return { size: values.size, rounds, json: values.json, out: values.out === undefined ? undefined : resolve(values.out), cacheDir: resolve(values['cache-dir']) };
+  const alsoLevel = values['also-level'] === undefined ? undefined : Number(values['also-level']);
+  if (alsoLevel !== undefined && !(Number.isInteger(alsoLevel) && alsoLevel >= 1 && alsoLevel <= 9)) throw new UsageError(`--also-level must be a gzip level from 1 to 9, not ${values['also-level']}`);
+  return { size: values.size, rounds, json: values.json, out: values.out === undefined ? undefined : resolve(values.out), cacheDir: resolve(values['cache-dir']), alsoLevel };
 }
 
 class UsageError extends Error {}
@@ -88,6 +95,8 @@ interface Bench {
   repository: string;
   /** The same sources with `compression: zstd`, into a repository of its own. */
   zstd: { configFile: string; repository: string };
+  /** With --also-level: the same sources with `compression: { level: N }`, into a repository of its own. */
+  oneLevel: { level: number; configFile: string; repository: string } | undefined;
   seedDir: string;
   restoreDir: string;
   log: (line: string) => void;
@@ -162,6 +171,10 @@ async function main(argv: string[]): Promise<number> {
       method,
       configFile: join(scratch, 'restorable.yml'),
       zstd: { configFile: join(scratch, 'restorable-zstd.yml'), repository: join(scratch, 'repository-zstd') },
+      oneLevel:
+        options.alsoLevel === undefined
+          ? undefined
+          : { level: options.alsoLevel, configFile: join(scratch, 'restorable-one-level.yml'), repository: join(scratch, 'repository-one-level') },
       repository: join(scratch, 'repository'),
       seedDir: join(scratch, 'seed'),
       restoreDir: join(scratch, 'restore'),
@@ -313,6 +326,14 @@ async function runRound(bench: Bench, round: number): Promise<PairMeasurement[]>
   record('fullBackupZstd', seedFull, zstdSide);
   rmSync(bench.zstd.repository, { recursive: true, force: true });
 
+  // 1c. With --also-level N: the full backup with one gzip level for every artifact, against the same seed figures.
+  if (bench.oneLevel) {
+    bench.checkpoint();
+    bench.log(`  ${OPERATION_TITLES.fullBackupOneLevel} (compression: { level: ${bench.oneLevel.level} }): restorable (seed figures from this round's full backup)`);
+    record('fullBackupOneLevel', seedFull, await withServerCpu(bench, () => restorableBackup(bench, [], bench.oneLevel)));
+    rmSync(bench.oneLevel.repository, { recursive: true, force: true });
+  }
+
   // 2. Verify what each just wrote.
   await pair(
     'verify',
@@ -366,12 +387,13 @@ async function runRound(bench: Bench, round: number): Promise<PairMeasurement[]>
   return pairs.sort((a, b) => ORDER.indexOf(a.operation) - ORDER.indexOf(b.operation));
 }
 
-const ORDER: Operation[] = ['fullBackup', 'fullBackupZstd', 'dbOnly', 'verify', 'restoreDb', 'restoreFiles'];
+const ORDER: Operation[] = ['fullBackup', 'fullBackupZstd', 'fullBackupOneLevel', 'dbOnly', 'verify', 'restoreDb', 'restoreFiles'];
 
 async function restorableBackup(bench: Bench, extraArgs: string[], target = { configFile: bench.configFile, repository: bench.repository }): Promise<SideMeasurement> {
   const { configFile, repository } = target;
   rmSync(repository, { recursive: true, force: true });
-  const label = `restorable backup ${extraArgs.join(' ')}${target === bench.zstd ? ' (zstd)' : ''}`.trim();
+  const variant = target === bench.zstd ? ' (zstd)' : target === bench.oneLevel ? ` (level ${bench.oneLevel.level})` : '';
+  const label = `restorable backup ${extraArgs.join(' ')}${variant}`.trim();
   // Exit 1 = published with warnings (e.g. a file could not be read): measured, but said out loud.
   const measured = await measure(bench, [RESTORABLE_BIN, '-c', configFile, 'backup', ...extraArgs, '--json'], label, [0, 1]);
   const outcome = JSON.parse(measured.stdout) as { status: string; artifacts?: { source: string; sizeBytes: number }[]; warnings?: unknown[] };
@@ -436,6 +458,10 @@ function writeConfig(bench: Bench): void {
   writeFileSync(bench.configFile, yaml, { mode: 0o600 });
   const zstdYaml = yaml.replace(`repository: ${JSON.stringify(bench.repository)}`, `repository: ${JSON.stringify(bench.zstd.repository)}`);
   writeFileSync(bench.zstd.configFile, `${zstdYaml}compression: zstd\n`, { mode: 0o600 });
+  if (bench.oneLevel) {
+    const oneLevelYaml = yaml.replace(`repository: ${JSON.stringify(bench.repository)}`, `repository: ${JSON.stringify(bench.oneLevel.repository)}`);
+    writeFileSync(bench.oneLevel.configFile, `${oneLevelYaml}compression: { level: ${bench.oneLevel.level} }\n`, { mode: 0o600 });
+  }
 }
 
 async function dropDatabases(mariadb: BenchMariadb, names: string[]): Promise<void> {
