@@ -164,20 +164,7 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
     artifacts.sort((a, b) => sources.findIndex((s) => s.name === a.source) - sources.findIndex((s) => s.name === b.source));
     const degraded = artifacts.some((artifact) => artifact.details.degraded === true);
     const finishedAt = clock.now();
-    const manifest: Manifest = {
-      format: MANIFEST_FORMAT,
-      version: MANIFEST_VERSION,
-      setId,
-      job: config.app,
-      runId: randomUUID(),
-      host: hostname(),
-      restorableVersion: restorableVersion(),
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationMs: Math.round(performance.now() - started),
-      status: degraded ? 'warning' : 'ok',
-      artifacts,
-    };
+    const manifest = composeManifest({ setId, job: config.app, startedAt, finishedAt, started, status: degraded ? 'warning' : 'ok', artifacts });
     await repository.publishSet(manifest, written);
     step(`set ${setId} complete: ${artifacts.length} artifact(s), manifest written`);
 
@@ -254,6 +241,35 @@ function compressor(compression: Config['compression'], content: ArtifactContent
 function asGzip(compression: Config['compression']): Config['compression'] {
   if (compression.algorithm === 'gzip') return compression;
   return { ...compression, algorithm: 'gzip', level: COMPRESSION_LEVELS.gzip.default, database_level: COMPRESSION_LEVELS.gzip.databaseDefault };
+}
+
+/** The manifest of a set this process made (a backup's, or restore db's safety set): the facts that are not the caller's. */
+export function composeManifest(facts: {
+  setId: string;
+  job: string;
+  startedAt: Date;
+  finishedAt: Date;
+  /** performance.now() when the run started. */
+  started: number;
+  status: Manifest['status'];
+  artifacts: ArtifactRecord[];
+  safety?: Manifest['safety'];
+}): Manifest {
+  return {
+    format: MANIFEST_FORMAT,
+    version: MANIFEST_VERSION,
+    setId: facts.setId,
+    job: facts.job,
+    runId: randomUUID(),
+    host: hostname(),
+    restorableVersion: restorableVersion(),
+    startedAt: facts.startedAt.toISOString(),
+    finishedAt: facts.finishedAt.toISOString(),
+    durationMs: Math.round(performance.now() - facts.started),
+    status: facts.status,
+    artifacts: facts.artifacts,
+    ...(facts.safety ? { safety: facts.safety } : {}),
+  };
 }
 
 /** The history is for monitoring: failing to write it must not change the run's outcome. */

@@ -7,12 +7,10 @@
 // `safety` marker: it counts in no timeline, is never `latest`, and retention
 // removes it once `restore.keep_safety` has passed.
 
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { rm } from 'node:fs/promises';
 import { RestorableError } from '../core/errors.ts';
 import { artifactPath, nextFreeSetId } from '../core/naming.ts';
-import { COMPRESSION_ALGORITHMS, MANIFEST_FORMAT, MANIFEST_VERSION, type ArtifactRecord, type Manifest } from '../core/manifest.ts';
+import { COMPRESSION_ALGORITHMS, type ArtifactRecord, type Manifest } from '../core/manifest.ts';
 import { parseDurationMs } from '../config/schema.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import type { PreparedSource } from '../sources/registry.ts';
@@ -22,8 +20,7 @@ import type { MysqlConnection } from '../sources/mysql-connection.ts';
 import { artifactExtension } from '../stages/codec.ts';
 import { LocalRepository } from '../storage/local-repository.ts';
 import { acquireJobLock } from '../storage/job-lock.ts';
-import { backUpSource } from './backup.ts';
-import { restorableVersion } from './version.ts';
+import { backUpSource, composeManifest } from './backup.ts';
 import type { Clock, RunReporter } from './ports.ts';
 
 export interface SafetySetRequest {
@@ -92,21 +89,16 @@ export async function takeSafetySet(request: SafetySetRequest): Promise<Manifest
     }
     const finishedAt = clock.now();
     const keepMs = parseDurationMs(loaded.config.restore.keep_safety);
-    const manifest: Manifest = {
-      format: MANIFEST_FORMAT,
-      version: MANIFEST_VERSION,
+    const manifest = composeManifest({
       setId,
       job: loaded.config.app,
-      runId: randomUUID(),
-      host: hostname(),
-      restorableVersion: restorableVersion(),
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationMs: Math.round(performance.now() - started),
+      startedAt,
+      finishedAt,
+      started,
       status: record.warnings.length > 0 ? 'warning' : 'ok',
       artifacts: [record],
       safety: { of: request.target.database, restoring: request.restoring, expiresAt: new Date(finishedAt.getTime() + keepMs).toISOString() },
-    };
+    });
     await repository.publishSet(manifest, written);
     reporter.step(`safety set ${setId} complete (kept until ${manifest.safety!.expiresAt})`);
     return manifest;

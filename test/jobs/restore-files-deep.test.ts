@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../support/temp.ts';
 import { runCli } from '../support/cli.ts';
+import { backUpFilesOnly } from '../support/files-only-app.ts';
 
 const DEPTH = 1500;
 const PEAK_RSS_LIMIT = 200 * 1024 * 1024;
@@ -31,18 +32,7 @@ test(`a tree ${DEPTH} directories deep restores whole, under 200 MiB peak RSS`, 
   const base = tempDir(t);
   const root = join(base, 'src');
   const deepest = buildDeepTree(root);
-  const configPath = join(base, 'restorable.yml');
-  writeFileSync(
-    configPath,
-    `app: deep
-repository: ${JSON.stringify(join(base, 'backups'))}
-sources:
-  files: { type: files, paths: [${JSON.stringify(root)}] }
-monitor: { min_free: 1MB }
-`,
-  );
-  const backup = await runCli(['-c', configPath, 'backup']);
-  assert.equal(backup.code, 0, backup.stdout + backup.stderr);
+  const configPath = await backUpFilesOnly(base, root, 'deep');
 
   const target = join(base, 'restored');
   const peakFile = join(base, 'peak-rss');

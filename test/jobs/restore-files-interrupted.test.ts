@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { tempDir } from '../support/temp.ts';
 import { runCli, startCli } from '../support/cli.ts';
 import { pseudoRandomBytes } from '../support/sample-app.ts';
+import { backUpFilesOnly } from '../support/files-only-app.ts';
 
 function stagingDirs(parent: string): string[] {
   return readdirSync(parent).filter((name) => name.includes('.restorable-staging-')).sort();
@@ -19,18 +20,7 @@ async function backedUpTree(base: string, files: number, fileBytes: number): Pro
   const root = join(base, 'src');
   mkdirSync(root);
   for (let index = 0; index < files; index++) writeFileSync(join(root, `file-${index}.bin`), pseudoRandomBytes(fileBytes, `file ${index}`));
-  const configPath = join(base, 'restorable.yml');
-  writeFileSync(
-    configPath,
-    `app: killed
-repository: ${JSON.stringify(join(base, 'backups'))}
-sources:
-  files: { type: files, paths: [${JSON.stringify(root)}] }
-monitor: { min_free: 1MB }
-`,
-  );
-  const backup = await runCli(['-c', configPath, 'backup']);
-  assert.equal(backup.code, 0, backup.stdout + backup.stderr);
+  const configPath = await backUpFilesOnly(base, root, 'killed');
   return { configPath, root };
 }
 

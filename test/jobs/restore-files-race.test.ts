@@ -10,6 +10,7 @@ import { chmodSync, chownSync, lchownSync, mkdirSync, readdirSync, statSync, sym
 import { join } from 'node:path';
 import { tempDir } from '../support/temp.ts';
 import { runCli } from '../support/cli.ts';
+import { backUpFilesOnly } from '../support/files-only-app.ts';
 
 const NOBODY = 65534;
 const SUBDIRS = 150;
@@ -50,18 +51,7 @@ test('a root restore into a user-owned 0777 tree never follows the symlinks that
   }
   chownSync(source, NOBODY, NOBODY);
   chmodSync(source, 0o777);
-  const configPath = join(base, 'restorable.yml');
-  writeFileSync(
-    configPath,
-    `app: race
-repository: ${JSON.stringify(join(base, 'backups'))}
-sources:
-  files: { type: files, paths: [${JSON.stringify(source)}] }
-monitor: { min_free: 1MB }
-`,
-  );
-  const backup = await runCli(['-c', configPath, 'backup']);
-  assert.equal(backup.code, 0, backup.stdout + backup.stderr);
+  const configPath = await backUpFilesOnly(base, source, 'race');
 
   // A root-owned directory the user must never get.
   const canary = join(base, 'canary');

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { tempDir } from '../support/temp.ts';
 import { runCli } from '../support/cli.ts';
 import { pseudoRandomBytes } from '../support/sample-app.ts';
+import { backUpFilesOnly } from '../support/files-only-app.ts';
 
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
@@ -34,18 +35,7 @@ async function backedUp(base: string, fill: (root: string) => void): Promise<{ c
   const root = join(base, 'src');
   mkdirSync(root);
   fill(root);
-  const configPath = join(base, 'restorable.yml');
-  writeFileSync(
-    configPath,
-    `app: space
-repository: ${JSON.stringify(join(base, 'backups'))}
-sources:
-  files: { type: files, paths: [${JSON.stringify(root)}] }
-monitor: { min_free: 1MB }
-`,
-  );
-  const backup = await runCli(['-c', configPath, 'backup']);
-  assert.equal(backup.code, 0, backup.stdout + backup.stderr);
+  const configPath = await backUpFilesOnly(base, root, 'space');
   return { configPath, root };
 }
 

@@ -32,6 +32,7 @@ import { makeSampleApp } from '../support/sample-app.ts';
 import type { Manifest } from '../../src/core/manifest.ts';
 import { describeTree, type DescribedEntry } from '../support/describe-tree.ts';
 import { craftTar, CRAFTED_SET, MALICIOUS, publishCraftedSet } from '../support/crafted-files-set.ts';
+import { backUpFilesOnly } from '../support/files-only-app.ts';
 
 const isRoot = process.getuid?.() === 0;
 const OLD_MTIME = new Date('2001-02-03T04:05:06Z');
@@ -120,18 +121,7 @@ async function backedUpAwkwardTree(t: { after(fn: () => void): void }): Promise<
   const root = join(base, 'srv', 'app storage');
   buildAwkwardTree(root);
   const sourceTree = describeTree(root);
-  const configPath = join(base, 'restorable.yml');
-  writeFileSync(
-    configPath,
-    `app: awkward
-repository: ${JSON.stringify(join(base, 'backups'))}
-sources:
-  files: { type: files, paths: [${JSON.stringify(root)}] }
-monitor: { min_free: 1MB }
-`,
-  );
-  const backup = await runCli(['-c', configPath, 'backup']);
-  assert.equal(backup.code, 0, backup.stdout + backup.stderr);
+  const configPath = await backUpFilesOnly(base, root, 'awkward');
   return { base, root, configPath, sourceTree };
 }
 
