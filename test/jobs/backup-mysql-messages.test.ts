@@ -217,9 +217,10 @@ test('too many connections, at pre-flight or when the dump connects: says the ba
     wrapper,
     '#!/bin/sh\n' +
       'case "$*" in *defaults-file*)\n' +
-      `  mariadb --no-defaults -h127.0.0.1 -P${server.port} -ufiller -e "SELECT SLEEP(20)" >/dev/null 2>&1 &\n` +
-      // Until the other client holds its slot (a busy machine may take a while to start it).
-      `  until mariadb ${server.clientArgs.join(' ')} -N -e "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP%'" | grep -qx 1; do sleep 0.1; done ;;\n` +
+      // The other client retries while the pre-flight's own connection is still being let go of.
+      `  (for i in $(seq 100); do mariadb --no-defaults -h127.0.0.1 -P${server.port} -ufiller -e "SELECT SLEEP(20)" >/dev/null 2>&1 && break; sleep 0.1; done) >/dev/null 2>&1 &\n` +
+      // Until it holds its slot (a busy machine may take a while to start it); bounded, so a miss fails instead of hanging.
+      `  for i in $(seq 150); do mariadb ${server.clientArgs.join(' ')} -N -e "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP%'" | grep -qx 1 && break; sleep 0.1; done ;;\n` +
       'esac\nexec mariadb-dump "$@"\n',
   );
   chmodSync(wrapper, 0o755);
