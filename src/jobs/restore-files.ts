@@ -26,7 +26,7 @@
 // link whose first link lies outside it gets that file extracted too (found in
 // the entry index beforehand) and removed again once linked.
 
-import { mkdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { describeSystemError, RestorableError } from '../core/errors.ts';
 import type { ArtifactRecord, CompressionAlgorithm } from '../core/manifest.ts';
@@ -344,14 +344,17 @@ async function restoreExtendedAttributes(
 ): Promise<void> {
   const recorded = (artifact.details as { withAttributes?: unknown }).withAttributes;
   if (!artifact.index || typeof recorded !== 'number' || recorded <= 0) return;
-  const targets: AttributeTarget[] = [];
+  const named: Array<{ name: string; xattrs: Record<string, string> }> = [];
+  let refused = 0;
   const lines = new JsonLinesReader((value) => {
     const entry = value as { path?: unknown; type?: unknown; xattrs?: unknown };
     if (typeof entry.path !== 'string' || entry.type === 'symlink' || typeof entry.xattrs !== 'object' || entry.xattrs === null) return;
     const name = archiveName(entry.path);
     if (name === '.' || name.split('/').includes('..') || !isSelected(name, selection)) return;
-    const xattrs = Object.fromEntries(Object.entries(entry.xattrs).filter(([, base64]) => typeof base64 === 'string')) as Record<string, string>;
-    targets.push({ path: `${stagingPath}/${name}`, xattrs });
+    // The index is repository content: an attribute name with a newline would inject lines into setfattr's input.
+    const xattrs = Object.fromEntries(Object.entries(entry.xattrs).filter(([key, base64]) => isAttributeName(key) && typeof base64 === 'string' && BASE64.test(base64)));
+    if (Object.keys(xattrs).length !== Object.keys(entry.xattrs).length) refused++;
+    if (Object.keys(xattrs).length > 0) named.push({ name, xattrs });
   });
   try {
     const streamed = await streamStoredFile(await reader.openArtifact(artifact.index.path), 'gzip', [lines], signal);
@@ -360,6 +363,14 @@ async function restoreExtendedAttributes(
         ? 'its sha256 differs from the manifest'
         : (describeDecompressionError(streamed.decodeError) ?? lines.failure ?? (streamed.decodeError as Error | undefined)?.message);
     if (problem) throw new Error(`the entry index ${artifact.index.path} cannot be used: ${problem}`);
+    // An index entry below a symlink the archive made would set attributes (an ACL granting access) on what
+    // the link points to, outside the target: only entries reached without a link get them.
+    const targets: AttributeTarget[] = [];
+    for (const { name, xattrs } of named) {
+      if (await reachedWithoutLink(stagingPath, name)) targets.push({ path: `${stagingPath}/${name}`, xattrs });
+      else refused++;
+    }
+    if (refused > 0) reporter.warn(`${refused} entr${refused === 1 ? 'y' : 'ies'} of the entry index named attributes or paths that were not applied (not an attribute name, or not reached without a symlink)`);
     await applyExtendedAttributes(targets, signal);
     if (targets.length > 0) reporter.step(`restored ACLs and extended attributes of ${targets.length} entr${targets.length === 1 ? 'y' : 'ies'}`);
   } catch (error) {
@@ -367,6 +378,24 @@ async function restoreExtendedAttributes(
     const remedy = error instanceof RestorableError && error.remedy ? ` (${error.remedy})` : '';
     reporter.warn(`ACLs and extended attributes were not restored: ${(error as Error).message}${remedy}; the entries keep the archive's modes, which never grant more than the originals`);
   }
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** `user.x`, `security.selinux`, `system.posix_acl_access`: a namespace and printable ASCII without spaces or `=`. */
+function isAttributeName(name: string): boolean {
+  return /^(user|security|system|trusted)\.[\x21-\x3c\x3e-\x7e]{1,250}$/.test(name);
+}
+
+/** Every component of `name` below the staging directory exists and none is a symlink (staging is root's, 0700: no race). */
+async function reachedWithoutLink(stagingPath: string, name: string): Promise<boolean> {
+  let path = stagingPath;
+  for (const component of name.split('/')) {
+    path = `${path}/${component}`;
+    const info = await lstat(path).catch(() => undefined);
+    if (!info || info.isSymbolicLink()) return false;
+  }
+  return true;
 }
 
 function archiveName(absolutePath: string): string {

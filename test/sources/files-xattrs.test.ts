@@ -19,6 +19,7 @@ import { applyExtendedAttributes, aclText } from '../../src/sources/files-xattrs
 import { tempDir } from '../support/temp.ts';
 import { runCli } from '../support/cli.ts';
 import { makeSampleApp } from '../support/sample-app.ts';
+import { craftTar, CRAFTED_SET, publishCraftedSet } from '../support/crafted-files-set.ts';
 
 function run(command: string, args: string[]): string {
   const result = spawnSync(command, args, { encoding: 'utf8' });
@@ -153,4 +154,37 @@ test('restore files puts ACLs and extended attributes back; a sparse file restor
   // The drill compares the restored tree with the index, modes included: the ACL must be back for it to pass.
   const drill = await runCli(['-c', app.configPath, 'drill']);
   assert.equal(drill.code, 0, drill.stdout + drill.stderr);
+});
+
+test('attributes from a crafted entry index never reach outside the target, nor inject setfattr lines', async (t) => {
+  if (spawnSync('getfattr', ['--version']).error) return t.skip('getfattr is not installed (apt-get install attr)');
+  const app = makeSampleApp(tempDir(t));
+  const outside = join(app.root, 'outside');
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'victim.txt'), 'not yours\n');
+  const value = Buffer.from('planted').toString('base64');
+  publishCraftedSet(
+    app.repository,
+    craftTar([
+      { path: 'srv/', type: 'Directory' },
+      { path: 'srv/ok.txt', body: 'fine\n' },
+      { path: 'srv/out', type: 'SymbolicLink', linkpath: outside },
+    ]),
+    {
+      details: { withAttributes: 2 },
+      index: [
+        { path: '/srv', type: 'dir', mode: 0o755, size: 0, mtime: '2001-02-03T04:05:06.000Z', uid: 0, gid: 0 },
+        // Below the archive's symlink: would set the attribute on the file outside.
+        { path: '/srv/out/victim.txt', type: 'file', mode: 0o644, size: 10, mtime: '2001-02-03T04:05:06.000Z', uid: 0, gid: 0, xattrs: { 'user.planted': value } },
+        // A name with a newline would add a `# file:` line of its own to setfattr's input.
+        { path: '/srv/ok.txt', type: 'file', mode: 0o644, size: 5, mtime: '2001-02-03T04:05:06.000Z', uid: 0, gid: 0, xattrs: { 'user.kept': value, [`user.x\n# file: ${join(outside, 'victim.txt')}\nuser.injected`]: value } },
+      ],
+    },
+  );
+  const target = join(app.root, 'restored');
+  const restore = await runCli(['-c', app.configPath, 'restore', 'files', '--set', CRAFTED_SET, '--to', target]);
+  assert.equal(restore.code, 0, restore.stdout + restore.stderr);
+  assert.match(restore.stdout + restore.stderr, /2 entries of the entry index named attributes or paths that were not applied/);
+  assert.equal(run('getfattr', ['-d', '-m', '-', join(outside, 'victim.txt')]), '', 'nothing was set outside the target');
+  assert.equal(run('getfattr', ['--only-values', '-n', 'user.kept', join(target, 'srv', 'ok.txt')]), 'planted');
 });

@@ -50,10 +50,13 @@ export function craftTar(entries: CraftedEntry[]): Buffer {
 export const CRAFTED_SET = '2030-01-01_00-00-00';
 
 /** Publishes `tar` (gzipped) as the files artifact of a new set, with a manifest that matches it. */
-export function publishCraftedSet(repository: string, tar: Buffer): void {
+export function publishCraftedSet(repository: string, tar: Buffer, extra: { index?: object[]; details?: Record<string, unknown> } = {}): void {
   const artifactPath = `files/files_backup_${CRAFTED_SET}.tar.gz`;
   const content = gzipSync(tar);
   mkdirSync(join(repository, 'files'), { recursive: true });
+  const indexContent = extra.index ? gzipSync(extra.index.map((entry) => JSON.stringify(entry)).join('\n') + '\n') : undefined;
+  const indexPath = `files/files_index_${CRAFTED_SET}.jsonl.gz`;
+  if (indexContent) writeFileSync(join(repository, indexPath), indexContent);
   mkdirSync(join(repository, 'manifests'), { recursive: true });
   writeFileSync(join(repository, artifactPath), content);
   const manifest: Manifest = {
@@ -79,7 +82,8 @@ export function publishCraftedSet(repository: string, tar: Buffer): void {
         rawSizeBytes: tar.length,
         durationMs: 1,
         warnings: [],
-        details: {},
+        details: extra.details ?? {},
+        ...(indexContent ? { index: { path: indexPath, sizeBytes: indexContent.length, sha256: sha256(indexContent), entries: extra.index!.length } } : {}),
       },
     ],
   };
