@@ -117,29 +117,24 @@ export interface CompressionConfig {
   min_savings: number;
 }
 
+/** A level as written in the config; checked against the algorithm's range once the algorithm is known. */
+function compressionLevel() {
+  return z.number().int().min(1).max(COMPRESSION_LEVELS.zstd.max, { message: 'expected a level 1-9 for gzip, 1-19 for zstd' }).optional();
+}
+
 const compressionSettings = z
   .strictObject({
     algorithm: z
       .enum(COMPRESSION_ALGORITHMS)
       .default('gzip')
       .describe('gzip: `.gz` artifacts, readable by gunzip, tar -z and the seed\'s restore commands. zstd: `.zst` artifacts (`zstd -dc x.sql.zst | mysql DB`), made by the `zstd` program (Debian package zstd), which must be installed where backups, verify, restores and drills run.'),
-    level: z
-      .number()
-      .int()
-      .min(1)
-      .max(COMPRESSION_LEVELS.zstd.max, { message: 'expected a level 1-9 for gzip, 1-19 for zstd' })
-      .optional()
+    level: compressionLevel()
       .describe(
         'The level of every artifact; set, it applies to database artifacts too (unless `database_level` is set). ' +
           'Unset: gzip 4 for file archives and 7 for databases, zstd 3 for both. Lower is faster, higher is smaller. ' +
           'gzip 4 suits uploads: mostly media, which is stored rather than deflated, so the level only touches their text.',
       ),
-    database_level: z
-      .number()
-      .int()
-      .min(1)
-      .max(COMPRESSION_LEVELS.zstd.max, { message: 'expected a level 1-9 for gzip, 1-19 for zstd' })
-      .optional()
+    database_level: compressionLevel()
       .describe(
         'The level of database artifacts (mysql dumps, sqlite files); default `level` when that is set, else gzip 7 (zstd 3). ' +
           'On real dumps (Sakila, Chinook, the Lahman baseball database) gzip 7 came within 1 % of the seed\'s `gzip -9` (0.992-1.008x), where 4 was 1.015-1.092x, for 2-3 times the CPU of 4 (docs/benchmark.md).',

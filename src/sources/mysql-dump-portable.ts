@@ -125,6 +125,19 @@ function tokenize(line: string, start: LexState): { tokens: Token[]; end: LexSta
     tokens.push({ kind, text: line.slice(index) });
     index = length;
   };
+  // From index (at `/*`, or inside a comment continued from an earlier line) to its `*/`, or the line's end.
+  const closeBlockComment = (searchFrom: number): void => {
+    const end = line.indexOf('*/', searchFrom);
+    if (end < 0) {
+      tokens.push({ kind: 'comment', text: line.slice(index) });
+      index = length;
+      state = 'block';
+    } else {
+      tokens.push({ kind: 'comment', text: line.slice(index, end + 2) });
+      index = end + 2;
+      state = 'code';
+    }
+  };
   while (index < length) {
     if (state === 'single') {
       closeOf("'", 'string', true);
@@ -139,15 +152,7 @@ function tokenize(line: string, start: LexState): { tokens: Token[]; end: LexSta
       continue;
     }
     if (state === 'block') {
-      const end = line.indexOf('*/', index);
-      if (end < 0) {
-        tokens.push({ kind: 'comment', text: line.slice(index) });
-        index = length;
-      } else {
-        tokens.push({ kind: 'comment', text: line.slice(index, end + 2) });
-        index = end + 2;
-        state = 'code';
-      }
+      closeBlockComment(index);
       continue;
     }
     const char = line[index]!;
@@ -168,16 +173,7 @@ function tokenize(line: string, start: LexState): { tokens: Token[]; end: LexSta
         tokens.push({ kind: 'other', text: executable[0] });
         index += executable[0].length;
       } else {
-        state = 'block';
-        const end = line.indexOf('*/', index + 2);
-        if (end < 0) {
-          tokens.push({ kind: 'comment', text: line.slice(index) });
-          index = length;
-        } else {
-          tokens.push({ kind: 'comment', text: line.slice(index, end + 2) });
-          index = end + 2;
-          state = 'code';
-        }
+        closeBlockComment(index + 2);
       }
       continue;
     }
