@@ -219,7 +219,9 @@ export async function applyExtendedAttributes(targets: AttributeTarget[], signal
     const lines = [`# file: ${escapeDumpPath(target.path)}`];
     for (const [name, value] of Object.entries(target.xattrs)) lines.push(`${name}=0s${value}`);
     if (!child.stdin!.write(`${lines.join('\n')}\n\n`)) {
-      await new Promise((resolve) => child.stdin!.once('drain', resolve));
+      // A setfattr that never started (or died) never drains: its exit below says why.
+      const stopped = await Promise.race([new Promise((resolve) => child.stdin!.once('drain', () => resolve(false))), closed.then(() => true)]);
+      if (stopped) break;
     }
   }
   child.stdin!.end();

@@ -188,3 +188,29 @@ test('attributes from a crafted entry index never reach outside the target, nor 
   assert.equal(run('getfattr', ['-d', '-m', '-', join(outside, 'victim.txt')]), '', 'nothing was set outside the target');
   assert.equal(run('getfattr', ['--only-values', '-n', 'user.kept', join(target, 'srv', 'ok.txt')]), 'planted');
 });
+
+test('without getfattr the backup says once that attributes were not checked; without setfattr the restore warns and never widens', async (t) => {
+  for (const tool of ['setfacl', 'getfacl']) {
+    if (spawnSync(tool, ['--version']).error) return t.skip(`${tool} is not installed (apt-get install acl)`);
+  }
+  const app = makeSampleApp(tempDir(t));
+  const payroll = join(app.uploadsDir, 'payroll.csv');
+  writeFileSync(payroll, 'name,salary\n');
+  run('chmod', ['640', payroll]);
+  run('setfacl', ['-m', 'u:65534:rw', payroll]);
+  // An empty PATH: the SQLite + files app needs no other program, so only the attribute tools are missing.
+  const noTools = { PATH: join(app.root, 'no-tools') };
+  mkdirSync(noTools.PATH);
+  const blind = await runCli(['-c', app.configPath, 'backup'], { env: noTools });
+  assert.equal(blind.code, 0, blind.stdout + blind.stderr);
+  const said = (blind.stdout + blind.stderr).split('getfattr is not installed').length - 1;
+  assert.equal(said, 2, `said once per files source (files, config), not per path: ${blind.stdout}${blind.stderr}`);
+
+  // With getfattr the set records the ACL; a restore on a machine without setfattr warns and keeps the narrow mode.
+  assert.equal((await runCli(['-c', app.configPath, 'backup'])).code, 0);
+  const target = join(app.root, 'restored');
+  const restore = await runCli(['-c', app.configPath, 'restore', 'files', '--source', 'files', '--to', target], { env: noTools });
+  assert.equal(restore.code, 0, restore.stdout + restore.stderr);
+  assert.match(restore.stdout + restore.stderr, /ACLs and extended attributes were not restored: .*setfattr is not installed.*apt-get install attr/);
+  assert.equal(lstatSync(join(target, payroll)).mode & 0o777, 0o640, 'the owning group gets what it had, not the mask');
+});
