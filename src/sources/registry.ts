@@ -21,6 +21,17 @@ export interface PreparedSource {
   settings: unknown;
 }
 
+const DRIVERS: Record<string, SourceDriver<unknown>> = {
+  mysql: mysqlSource as SourceDriver<unknown>,
+  sqlite: sqliteSource as SourceDriver<unknown>,
+  files: filesSource as SourceDriver<unknown>,
+};
+
+/** The driver of an artifact's kind (`artifact.type`), or undefined for a kind this version does not know. */
+export function driverForKind(type: string): SourceDriver<unknown> | undefined {
+  return Object.hasOwn(DRIVERS, type) ? DRIVERS[type] : undefined;
+}
+
 export function prepareSource(name: string, config: SourceConfig, configDir: string): PreparedSource {
   switch (config.type) {
     case 'sqlite': {

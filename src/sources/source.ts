@@ -6,6 +6,8 @@
 
 import type { Readable } from 'node:stream';
 import type { SourceWarning } from '../core/manifest.ts';
+import type { VerifySide } from './source-verify.ts';
+import type { RestoreSide } from './source-restore.ts';
 
 /** What a driver may say while it works (progress lines, warnings). */
 export interface SourceLog {
@@ -69,7 +71,17 @@ export interface ProducedArtifact {
  */
 export type ArtifactContent = 'database' | 'files';
 
-export interface SourceDriver<Config> {
+/**
+ * A source kind: one module that owns both directions (borgmatic's data-source
+ * hooks own dump and restore). The backup side is below; the read side (what
+ * verify, restore and drill ask of a kind) is declared beside it, in
+ * source-verify.ts and source-restore.ts. Jobs look a driver up by an
+ * artifact's kind in the registry and never branch on the kind themselves.
+ */
+export interface SourceDriver<Config> extends BackupSide<Config>, VerifySide, RestoreSide {}
+
+/** The backup direction: turn a configured source into one raw artifact stream. */
+export interface BackupSide<Config> {
   readonly type: string;
   /** Extension of the raw artifact before compression: `sql`, `tar`, `sqlite`. */
   readonly extension: string;
