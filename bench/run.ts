@@ -392,6 +392,9 @@ const ORDER: Operation[] = ['fullBackup', 'fullBackupZstd', 'fullBackupOneLevel'
 async function restorableBackup(bench: Bench, extraArgs: string[], target = { configFile: bench.configFile, repository: bench.repository }): Promise<SideMeasurement> {
   const { configFile, repository } = target;
   rmSync(repository, { recursive: true, force: true });
+  // Untimed: a backup needs an initialised repository (`restorable init`), which the seed has no counterpart of.
+  const init = spawnSync(process.execPath, [RESTORABLE_BIN, '-c', configFile, 'init'], { encoding: 'utf8' });
+  if (init.status !== 0) throw new CommandFailedError(`restorable init failed: ${init.stderr.slice(0, 500)}`);
   const variant = target === bench.zstd ? ' (zstd)' : target === bench.oneLevel ? ` (level ${bench.oneLevel.level})` : '';
   const label = `restorable backup ${extraArgs.join(' ')}${variant}`.trim();
   // Exit 1 = published with warnings (e.g. a file could not be read): measured, but said out loud.

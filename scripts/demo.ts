@@ -1,15 +1,23 @@
 // `npm run demo`: the main job on an embedded default, no database server.
 // Makes a small Laravel-like app under .demo/ (SQLite database, uploads, .env),
-// writes its config, backs it up, lists the sets and says how to point
-// restorable at a real app. Running it again adds another set.
+// writes its config, initialises the repository, backs it up, lists the sets
+// and says how to point restorable at a real app. Running it again adds
+// another set. Every command it prints runs as printed, from the directory
+// `npm run demo` ran in (test/cli/hygiene.test.ts runs them):
+// `bin/restorable` from the checkout, the newest artifacts by their names.
+// RESTORABLE_DEMO_DIR puts the demo elsewhere than .demo/ (tests).
 
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openSqlite } from '../src/sources/sqlite-database.ts';
 import { main } from '../src/cli/main.ts';
 
-const root = resolve(import.meta.dirname, '..', '.demo');
+const checkout = resolve(import.meta.dirname, '..');
+const root = process.env.RESTORABLE_DEMO_DIR ? resolve(process.env.RESTORABLE_DEMO_DIR) : join(checkout, '.demo');
+/** How to run restorable from here: `bin/restorable` in the checkout, else its absolute path. */
+const fromHere = relative(process.cwd(), join(checkout, 'bin/restorable'));
+const cli = fromHere.startsWith('..') || isAbsolute(fromHere) ? join(checkout, 'bin/restorable') : fromHere;
 const app = join(root, 'app');
 const configPath = join(root, 'restorable.yml');
 
@@ -73,18 +81,33 @@ if (!existsSync(join(app, '.env'))) {
   console.log(`making a sample Laravel-like app in ${app}`);
   makeApp();
 }
+/** The newest artifact of a source (set ids sort by time), to name in a command that takes one file. */
+function newestArtifact(source: string, suffix: string): string {
+  const directory = join(root, 'backups', source);
+  const names = existsSync(directory) ? readdirSync(directory).filter((name) => name.endsWith(suffix)).sort() : [];
+  return join(directory, names[names.length - 1] ?? `${source}_backup_<set>${suffix}`);
+}
+
 writeConfig();
-console.log(`\n$ restorable -c ${configPath} backup`);
-const backupExit = await main(['-c', configPath, 'backup']);
-console.log(`\n$ restorable -c ${configPath} list`);
+console.log(`\n$ ${cli} -c ${configPath} init`);
+const initExit = await main(['-c', configPath, 'init']);
+console.log(`\n$ ${cli} -c ${configPath} backup`);
+const backupExit = initExit === 0 ? await main(['-c', configPath, 'backup']) : initExit;
+console.log(`\n$ ${cli} -c ${configPath} list`);
 await main(['-c', configPath, 'list']);
 console.log(`
+Try the other commands on it:
+  ${cli} -c ${configPath} verify
+  ${cli} -c ${configPath} drill
+  ${cli} -c ${configPath} check
+  ${cli} -c ${configPath} doctor
+
 The seed's own tools read what was written:
-  gunzip -t ${join(root, 'backups/db')}/db_backup_*.sqlite.gz
-  tar -tzf ${join(root, 'backups/files')}/files_backup_*.tar.gz | head
+  gunzip -t ${newestArtifact('db', '.sqlite.gz')}
+  tar -tzf ${newestArtifact('files', '.tar.gz')} | head
 
 To protect a real Laravel app:
-  restorable init --laravel /var/www/your-app -o /etc/restorable/restorable.yml
-  restorable config validate && restorable backup
+  ${cli} init --laravel /var/www/your-app -o /etc/restorable/restorable.yml
+  ${cli} config validate && ${cli} backup
 `);
 process.exitCode = backupExit;

@@ -1,15 +1,14 @@
-// Owns the age check (the seed's "Alter der letzten Backups"): per configured
-// source, how old its newest usable backup is, graded against
-// `monitor.warn_after` and `monitor.critical_after`. Age is counted from the
-// set's start, the moment its data is from (what a restore would bring back).
-// A set whose artifact for the source is missing on disk does not count for
-// that source: the integrity check names the missing file, and the age shown
-// is the age of the newest backup that could actually be restored.
+// Owns the age check: per configured source, how old its newest usable backup
+// is, graded against `monitor.warn_after` and `monitor.critical_after`. Age is
+// counted from the set's start, the moment its data is from (what a restore
+// would bring back). A set whose artifact for the source is missing on disk
+// does not count for that source: the integrity check names the missing file,
+// and the age shown is the age of the newest backup that could actually be
+// restored.
 
-import { parseDurationMs } from '../config/schema.ts';
 import { dateOfSetId } from '../core/naming.ts';
 import type { Manifest } from '../core/manifest.ts';
-import type { StoredSet } from '../storage/local-repository.ts';
+import type { StoredSet } from '../storage/set-reader.ts';
 import { formatAge, type Check, type CheckResult } from './check.ts';
 
 /** The moment a set's data is from: its recorded start, else the time its id names. */
@@ -32,8 +31,7 @@ export function newestSetPerSource(sets: StoredSet[], sourceNames: string[]): Ma
 
 export const ageCheck: Check = async (context) => {
   const { warn_after: warnAfter, critical_after: criticalAfter } = context.config.monitor;
-  const warnMs = parseDurationMs(warnAfter);
-  const criticalMs = parseDurationMs(criticalAfter);
+  const { warn_after_ms: warnMs, critical_after_ms: criticalMs } = context.config.monitor;
   const sourceNames = Object.keys(context.config.sources);
   const thresholds = `warning after ${warnAfter}, critical after ${criticalAfter}`;
 

@@ -1,16 +1,17 @@
-// Owns the vocabulary of monitor checks: the four Nagios states and how they
-// combine, a check's result with its perfdata, the context every check reads
-// (facts about the repository gathered once per `check`), and how results
-// read in the Nagios plugin format (`label=value[UOM];warn;crit;min;max`).
-// A check is a function `(context) => Promise<CheckResult[]>`: one check may
-// grade several things (age: one result per source) or nothing at all (a
-// schedule check with no schedule configured), so drills and offsite lag slot
-// in later as one more function in the list (src/checks/registry.ts).
+// Owns the vocabulary of monitor checks (not verify's checks of a stored file,
+// nor a source's pre-flight): the four Nagios states and how they combine, a
+// check's result with its perfdata, the context every check reads (facts about
+// the repository gathered once per `check`), and how results read in the Nagios
+// plugin format (`label=value[UOM];warn;crit;min;max`). A check is a function
+// `(context) => Promise<CheckResult[]>`: one check may grade several things
+// (age: one result per source) or nothing at all (a schedule check with no
+// schedule configured), so offsite lag slots in later as one more function in
+// the list (src/checks/registry.ts). Invariant: every check grades the one
+// context, so all results describe the same moment.
 
 import type { Config } from '../config/schema.ts';
-import type { StoredSet } from '../storage/local-repository.ts';
-import type { LockHolder } from '../storage/job-lock.ts';
-import type { RunRecord } from '../storage/run-history.ts';
+import type { StoredSet } from '../storage/set-reader.ts';
+import type { RunRecord } from '../storage/state-store.ts';
 
 export type CheckState = 'OK' | 'WARNING' | 'CRITICAL' | 'UNKNOWN';
 
@@ -80,7 +81,17 @@ export interface CheckContext {
   runs: RunRecord[];
   /** Free space, or why it could not be measured. */
   space: FilesystemSpaceFact | { error: string };
-  lock: { path: string; present: boolean; holder?: LockHolder };
+  lock: { path: string; present: boolean; holder?: LockHolderFacts };
+}
+
+/** The run holding the job lock, as its lock file names it, and whether that process still lives. */
+export interface LockHolderFacts {
+  pid: number;
+  host: string;
+  command: string;
+  startedAt: string;
+  /** False when it is gone (a stale lock); true when it lives or cannot be told (another host). */
+  alive: boolean;
 }
 
 export type Check = (context: CheckContext) => Promise<CheckResult[]>;

@@ -1,12 +1,12 @@
-// Owns the disk check (the seed's "Verfügbarer Speicherplatz"): free space on
-// the repository's filesystem against `monitor.min_free`. WARNING below
-// min_free, CRITICAL below half of it — for a percentage ("10%": warning
-// below 10 %, critical below 5 %) and for an absolute size alike ("5GB":
-// warning below 5 GB, critical below 2.5 GB). The same min_free is the reserve
-// the backup's pre-flight keeps free, so WARNING here means "the next run may
-// be refused", CRITICAL "it almost certainly will be".
+// Owns the disk check: free space on the repository's filesystem against
+// `monitor.min_free`. WARNING below min_free, CRITICAL below half of it — for a
+// percentage ("10%": warning below 10 %, critical below 5 %) and for an
+// absolute size alike ("5GB": warning below 5 GB, critical below 2.5 GB). The
+// same min_free is the reserve the backup's pre-flight keeps free, so WARNING
+// here means "the next run may be refused", CRITICAL "it almost certainly will
+// be".
 
-import { parseFreeSpace } from '../config/schema.ts';
+import { parseFreeSpace } from '../core/free-space.ts';
 import { formatBytes } from '../core/units.ts';
 import type { Check, CheckResult, CheckState, FilesystemSpaceFact, Perfdata } from './check.ts';
 

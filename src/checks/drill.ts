@@ -6,7 +6,6 @@
 // An aborted drill (interrupted by Ctrl-C or SIGTERM) proves nothing either
 // way, so it is skipped: the newest completed drill counts.
 
-import { parseDurationMs } from '../config/schema.ts';
 import { formatAge, type Check } from './check.ts';
 
 export const drillCheck: Check = async (context) => {
@@ -17,10 +16,10 @@ export const drillCheck: Check = async (context) => {
     if (!configured) return [];
     return [{ name: 'drill', state: 'WARNING', summary: 'drills are configured but none has run yet', remedy: 'run `restorable drill` (and schedule it weekly)', perfdata: [] }];
   }
-  const maxAgeMs = parseDurationMs(context.config.monitor.drill_max_age);
+  const maxAgeMs = context.config.monitor.drill_max_age_ms;
   const ageMs = context.now.getTime() - new Date(last.finishedAt).getTime();
   const perfdata = [{ label: 'drill_age', value: Math.round(ageMs / 1000), unit: 's' as const, warn: String(Math.round(maxAgeMs / 1000)), min: 0 }];
-  const restoreSeconds = (last.details?.restoreSeconds ?? {}) as Record<string, number>;
+  const restoreSeconds = last.details?.restoreSeconds ?? {};
   const total = Object.values(restoreSeconds).reduce((sum, seconds) => sum + seconds, 0);
   if (last.status === 'failed') {
     return [

@@ -1,6 +1,5 @@
-// Owns the last-run check (the seed's "Kritische Fehler: sofort bei
-// Backup-Fehlern"): the outcome of the most recent backup run in the run
-// history. A failed run is CRITICAL even while an older set is still young
+// Owns the last-run check: the outcome of the most recent backup run in the
+// run history. A failed run is CRITICAL even while an older set is still young
 // enough for the age check: the next one will be missing too unless someone
 // acts, and the error says what to do. A run that finished with warnings is
 // WARNING. Only the last run counts: a later success clears an earlier failure.

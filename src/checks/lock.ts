@@ -5,9 +5,6 @@
 // notice once the previous set grows old). Both WARNING: neither loses data
 // by itself, but each needs a human to look.
 
-import { stat } from 'node:fs/promises';
-import { parseDurationMs } from '../config/schema.ts';
-import { isHolderAlive } from '../storage/job-lock.ts';
 import { formatAge, type Check } from './check.ts';
 
 export const lockCheck: Check = async (context) => {
@@ -33,7 +30,7 @@ export const lockCheck: Check = async (context) => {
   const who = `pid ${holder.pid} on ${holder.host}, \`${holder.command}\``;
   const perfdata = heldMs === undefined ? [] : [{ label: 'lock_held', value: Math.round(heldMs / 1000), unit: 's' as const, min: 0 }];
 
-  if (!isHolderAlive(holder)) {
+  if (!holder.alive) {
     return [
       {
         name: 'lock',
@@ -46,7 +43,7 @@ export const lockCheck: Check = async (context) => {
   }
 
   const warnAfter = context.config.monitor.warn_after;
-  if (heldMs !== undefined && heldMs > parseDurationMs(warnAfter)) {
+  if (heldMs !== undefined && heldMs > context.config.monitor.warn_after_ms) {
     return [
       {
         name: 'lock',
@@ -59,14 +56,3 @@ export const lockCheck: Check = async (context) => {
   }
   return [{ name: 'lock', state: 'OK', summary: `a run is in progress (${who}) ${heldFor}`, perfdata }];
 };
-
-/** Whether a lock file exists (a present but unreadable lock is still a lock). */
-export async function lockFilePresent(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
-  }
-}

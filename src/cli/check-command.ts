@@ -1,7 +1,7 @@
 // Owns `restorable check [--json]`: the monitor as a Nagios/Icinga plugin
 // (also fine for cron mail and Zabbix). The first line is
-// `RESTORABLE <STATE> - <summary> | <perfdata>`, then one line per check with
-// its next step when not OK; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+// `RESTORABLE <STATE> - <summary> | <perfdata>`, then one line per monitor check
+// with its next step when not OK; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 // Unlike every other command, a config that is missing or invalid is exit 3
 // (UNKNOWN), not 2: by the plugin convention, 2 claims the backups are broken,
 // while here we only know that we could not look. Anything unexpected is
@@ -9,10 +9,10 @@
 
 import type { Command } from 'commander';
 import { asRestorableError, type RestorableError } from '../core/errors.ts';
-import { loadConfig, locateConfig, type LoadedConfig } from '../config/load.ts';
-import { notifierForJob } from '../jobs/job-notifier.ts';
-import { runCheck, type CheckReport } from '../jobs/check.ts';
-import { systemClock } from '../jobs/ports.ts';
+import { loadConfig, locateConfig } from '../config/load.ts';
+import type { CheckReport } from '../jobs/check.ts';
+import { runCheckAndNotify } from '../jobs/check-and-notify.ts';
+import { systemClock } from '../core/ports.ts';
 import { formatPerfdata, oneLine, STATE_EXIT_CODE } from '../checks/check.ts';
 import { line, printJson, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
@@ -28,9 +28,9 @@ export function registerCheckCommand(program: Command, output: Output, run: Acti
         let report: PluginReport;
         try {
           const loaded = loadConfig(locateConfig(options.config), options.configSafety);
-          const checked = await runCheck({ loaded, clock: systemClock });
-          await announceStateChange(loaded, checked, output);
-          report = checked;
+          report = await runCheckAndNotify({ loaded, clock: systemClock }, (message) => {
+            if (!output.json) output.err.write(`notification: ${message}\n`);
+          });
         } catch (error) {
           if (process.env.RESTORABLE_DEBUG && error instanceof Error) output.err.write(`${error.stack}\n`);
           report = couldNotEvaluate(asRestorableError(error));
@@ -40,17 +40,6 @@ export function registerCheckCommand(program: Command, output: Output, run: Acti
         return report.exitCode;
       }),
     );
-}
-
-/** Tells the configured channels when the state changed (or a bad state is due for a reminder). */
-async function announceStateChange(loaded: LoadedConfig, report: CheckReport, output: Output): Promise<void> {
-  const notifier = notifierForJob(loaded, systemClock, (message) => {
-    if (!output.json) output.err.write(`notification: ${message}
-`);
-  });
-  if (notifier.channels.length === 0) return;
-  const problems = report.checks.filter((check) => check.state !== 'OK').map((check) => `${check.state} ${check.name}: ${oneLine(check.summary)}${check.remedy ? ` - next: ${oneLine(check.remedy)}` : ''}`);
-  await notifier.notifyCheckState({ state: report.state, summary: report.summary, problems });
 }
 
 /** A report, or — when the config kept us from looking — one without a job and repository. */

@@ -3,21 +3,22 @@
 // how long the restore took; exit 0 proven restorable, 2 not. The summary line
 // says what happened: which source could not be restored and why (damage, a
 // refused login, a missing privilege), or which did not restore as recorded.
-// A failed drill is announced through the configured channels; an interrupted
-// one (Ctrl-C, SIGTERM) is recorded as aborted, announced to nobody, and exits
-// 128 + the signal's number (130 for Ctrl-C), as a shell reports it.
+// A failed drill is announced through the configured channels (the job does
+// that); an interrupted one (Ctrl-C, SIGTERM) is recorded as aborted, announced
+// to nobody, and exits 128 + the signal's number (130 for Ctrl-C), as a shell
+// reports it.
 
 import type { Command } from 'commander';
-import { constants } from 'node:os';
 import { ExitCode } from '../core/errors.ts';
 import { loadConfig, locateConfig } from '../config/load.ts';
-import { LocalRepository } from '../storage/local-repository.ts';
-import { announceDrillFailure, runDrill, type DrillOutcome } from '../jobs/drill.ts';
-import { systemClock } from '../jobs/ports.ts';
+import { openRepository } from '../storage/open-repository.ts';
+import type { DrillOutcome } from '../jobs/drill.ts';
+import { runDrillAndNotify } from '../jobs/drill-and-notify.ts';
+import { systemClock } from '../core/ports.ts';
 import { formatSeconds } from '../core/units.ts';
 import { createReporter, line, printJson, renderError, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
-import { interruptible } from './interrupt.ts';
+import { interruptExitCode, interruptible } from './interrupt.ts';
 
 export function registerDrillCommand(program: Command, output: Output, run: ActionWrapper): void {
   program
@@ -28,19 +29,19 @@ export function registerDrillCommand(program: Command, output: Output, run: Acti
       run(async (options, set) => {
         const loaded = loadConfig(locateConfig(options.config), options.configSafety);
         return interruptible(async (signal) => {
-          const outcome = await runDrill({
-            loaded,
-            reader: new LocalRepository(loaded.repositoryPath),
-            set: set as string,
-            clock: systemClock,
-            reporter: createReporter(output),
-            signal: signal,
-          });
-          if (outcome.status === 'failed') {
-            await announceDrillFailure(loaded, outcome, systemClock, (message) => {
+          const outcome = await runDrillAndNotify(
+            {
+              loaded,
+              reader: openRepository(loaded),
+              set: set as string,
+              clock: systemClock,
+              reporter: createReporter(output),
+              signal: signal,
+            },
+            (message) => {
               if (!output.json) output.err.write(`notification: ${message}\n`);
-            });
-          }
+            },
+          );
           if (output.json) {
             printJson(output, { ...outcome, error: outcome.error?.toJSON() });
           } else if (outcome.error) {
@@ -69,11 +70,4 @@ function summaryLine(outcome: DrillOutcome): string {
         : `${result.source} did not restore as recorded (${result.differences.length} difference${result.differences.length === 1 ? '' : 's'})`,
     );
   return `drill FAILED: set ${outcome.setId}: ${failures.join('; ')}; restore time ${times}`;
-}
-
-/** 128 + the number of the signal that interrupted (130 for SIGINT, 143 for SIGTERM). */
-function interruptExitCode(signal: AbortSignal): number {
-  const name = /SIG[A-Z]+/.exec(String(signal.reason))?.[0] as keyof typeof constants.signals | undefined;
-  const number = name ? constants.signals[name] : undefined;
-  return 128 + (number ?? constants.signals.SIGINT);
 }

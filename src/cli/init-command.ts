@@ -1,89 +1,71 @@
-// Owns `restorable init [--laravel DIR]`: writes a commented starting config.
-// With --laravel it reads the app's .env to pick the database kind and points
-// the sources at the app's storage and .env, as the seed did by hand.
+// Owns `restorable init`: creates the repository the config names (found as
+// usual: -c, $RESTORABLE_CONFIG, ./restorable.yml, /etc/restorable/...), its
+// directories 0700 and its marker (storage/repository-init.ts), so that
+// `backup` never has to guess. With --laravel DIR it first writes a starting
+// config (config/starting-config.ts) from the app's .env to -o FILE, then
+// creates that config's repository; with -o FILE alone it writes the generic
+// template only (to be edited before there is a repository to create).
+// On an initialised repository it changes nothing and says so (exit 0).
 
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { resolve, join, basename } from 'node:path';
-import { ExitCode, RestorableError } from '../core/errors.ts';
-import { readEnvFile } from '../sources/registry.ts';
-import { laravelDatabaseSettings } from '../config/laravel-database.ts';
-import { writeFileAtomically } from '../storage/local-repository.ts';
+import { resolve } from 'node:path';
+import { ExitCode } from '../core/errors.ts';
+import { loadConfig, locateConfig } from '../config/load.ts';
+import { writeStartingConfig } from '../config/starting-config.ts';
+import { restorableVersion } from '../jobs/version.ts';
+import { openRepository } from '../storage/open-repository.ts';
+import { initialiseRepository } from '../storage/repository-init.ts';
+import { MARKER_PATH } from '../storage/repository-marker.ts';
 import { line, printJson, type Output } from './render.ts';
-import type { ActionWrapper } from './main.ts';
+import type { ActionWrapper, GlobalOptions } from './main.ts';
 
 export function registerInitCommand(program: Command, output: Output, run: ActionWrapper): void {
   program
     .command('init')
-    .description('write a commented configuration (with --laravel DIR: from a Laravel app)')
-    .option('--laravel <dir>', 'a Laravel application directory (reads its .env)')
-    .option('-o, --output <file>', 'where to write it', 'restorable.yml')
-    .option('--force', 'overwrite an existing file')
+    .description("create the config's repository (with --laravel DIR: first write a config from a Laravel app)")
+    .option('--laravel <dir>', 'a Laravel application directory (reads its .env); writes -o FILE, then creates its repository')
+    .option('-o, --output <file>', 'where to write the config (default restorable.yml); without --laravel: a template to edit, no repository yet')
+    .option('--repository <dir>', 'the repository to write into the new config (default /var/backups/<app>)')
+    .option('--force', 'overwrite an existing config file')
     .action(
       run(async (options) => {
-        const target = resolve(String(options.output));
-        if (existsSync(target) && !options.force) {
-          throw new RestorableError(`${target} exists already`, { code: 'USAGE', remedy: 'pass --force to overwrite it, or -o another file' });
+        const laravelDir = typeof options.laravel === 'string' ? resolve(options.laravel) : undefined;
+        let written: string | undefined;
+        if (laravelDir !== undefined || typeof options.output === 'string') {
+          written = resolve(typeof options.output === 'string' ? options.output : 'restorable.yml');
+          const repository = typeof options.repository === 'string' ? resolve(options.repository) : undefined;
+          await writeStartingConfig({ target: written, laravelDir, repository, overwrite: options.force === true });
+          if (laravelDir === undefined) {
+            if (output.json) printJson(output, { written });
+            else line(output, `wrote ${written}; edit it, check it with \`restorable -c ${written} config validate\`, then create its repository with \`restorable -c ${written} init\``);
+            return ExitCode.OK;
+          }
+          if (!output.json) line(output, `wrote ${written}; check it with \`restorable -c ${written} config validate\``);
         }
-        const text = typeof options.laravel === 'string' ? laravelConfig(resolve(options.laravel)) : genericConfig();
-        await writeFileAtomically(target, text);
-        if (output.json) printJson(output, { written: target });
-        else line(output, `wrote ${target}; check it with \`restorable -c ${target} config validate\``);
-        return ExitCode.OK;
+        return createRepository(written ?? locateConfig(options.config), options, output, written);
       }),
     );
 }
 
-function laravelConfig(appDir: string): string {
-  const envPath = join(appDir, '.env');
-  if (!existsSync(envPath)) {
-    throw new RestorableError(`${envPath} not found`, { code: 'USAGE', remedy: 'pass the Laravel application directory (the one holding .env and artisan)' });
+async function createRepository(configPath: string, options: GlobalOptions, output: Output, written: string | undefined): Promise<number> {
+  const loaded = loadConfig(configPath, options.configSafety);
+  const repository = openRepository(loaded);
+  const { created, marker } = await initialiseRepository(repository, {
+    app: loaded.config.app,
+    sourceNames: Object.keys(loaded.config.sources),
+    now: new Date(),
+    createdBy: `restorable ${restorableVersion()}`,
+  });
+  if (output.json) {
+    printJson(output, { ...(written ? { written } : {}), repository: repository.root, created, app: marker.app, id: marker.id, createdAt: marker.createdAt });
+  } else if (created) {
+    line(output, `initialised the repository ${repository.root} for ${marker.app} (id ${marker.id}): directories 0700, marker ${MARKER_PATH}`);
+    line(output, `next: \`restorable -c ${loaded.path} backup\``);
+  } else {
+    line(output, `the repository ${repository.root} is initialised already (app ${marker.app}, id ${marker.id}, since ${marker.createdAt}): nothing changed`);
   }
-  const env = readEnvFile(envPath, 'db');
-  const app = (env.APP_NAME || basename(appDir)).toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'app';
-  // The driver as Laravel picks it: DB_URL's scheme over DB_CONNECTION (Env::get, ConfigurationUrlParser).
-  const connection = laravelDatabaseSettings(env, envPath, { field: `${envPath}`, source: 'db' }).driver || 'sqlite';
-  const db =
-    connection === 'sqlite'
-      ? `  db:\n    type: sqlite\n    env_file: ${envPath}     # DB_DATABASE names the file\n`
-      : `  db:\n    type: mysql\n    env_file: ${envPath}     # DB_HOST/PORT/DATABASE/USERNAME/PASSWORD\n`;
-  return `# restorable configuration for ${app} (generated by \`restorable init --laravel ${appDir}\`)
-# Reference: \`restorable config schema\`; check with \`restorable config validate\`.
-app: ${app}
-repository: /var/backups/${app}     # seed layout: db/ files/ config/ manifests/ logs/
-
-sources:
-${db}  files:
-    type: files
-    paths: [${join(appDir, 'storage/app')}]
-    exclude: ["**/.gitignore"]
-  config:
-    type: files
-    paths: [${envPath}]
-
-retention: { daily: 14, weekly: 4, monthly: 3 }
-monitor: { warn_after: 26h, critical_after: 48h }
-`;
-}
-
-function genericConfig(): string {
-  return `# restorable configuration. Reference: \`restorable config schema\`.
-app: myapp
-repository: /var/backups/myapp     # seed layout: db/ files/ config/ manifests/ logs/
-
-sources:
-  db:
-    type: mysql                      # MySQL or MariaDB
-    env_file: /var/www/myapp/.env    # or host/port/socket/database/user + password_file
-  files:
-    type: files
-    paths: [/var/www/myapp/storage/app]
-    exclude: ["**/cache/**"]
-  config:
-    type: files
-    paths: [/var/www/myapp/.env]
-
-retention: { daily: 14, weekly: 4, monthly: 3 }   # restic semantics; the newest set is always kept
-monitor: { warn_after: 26h, critical_after: 48h }
-`;
+  // Another app's repository: `backup` would refuse it, so say so now.
+  if (marker.app === loaded.config.app) return ExitCode.OK;
+  if (!output.json) output.err.write(`  it belongs to app ${marker.app}, not ${loaded.config.app}: give each app its own repository (\`repository\` in ${loaded.path})\n`);
+  return ExitCode.CRITICAL;
 }

@@ -1,5 +1,5 @@
 // Owns `restorable list`: the complete sets of the local repository, newest
-// first, with sizes and durations (`--json` for scripts). A damaged manifest
+// first, with sizes, durations and pins (`--json` for scripts). A damaged manifest
 // (unreadable, or failing the manifest schema) is listed as DAMAGED with its
 // reason and makes the exit code 1 (WARNING): no command uses such a set.
 
@@ -7,29 +7,11 @@ import type { Command } from 'commander';
 import { ExitCode } from '../core/errors.ts';
 import { loadConfig, locateConfig } from '../config/load.ts';
 import { totalSizeBytes } from '../core/manifest.ts';
-import { LocalRepository } from '../storage/local-repository.ts';
-import { readRuns, type RunRecord } from '../storage/run-history.ts';
+import { describeDegradation } from '../core/set-degradation.ts';
 import { formatBytes, formatSeconds } from '../core/units.ts';
+import { listSets } from '../jobs/list-sets.ts';
 import { line, printJson, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
-import { describeDegradation } from '../core/set-degradation.ts';
-
-interface DrillProof {
-  status: 'ok' | 'warning' | 'failed';
-  at: string;
-  restoreSeconds: Record<string, number>;
-}
-
-/** The newest drill of each set, from the run history. */
-function latestDrillPerSet(runs: RunRecord[]): Map<string, DrillProof> {
-  const proofs = new Map<string, DrillProof>();
-  for (const run of runs) {
-    // An aborted (interrupted) drill proves nothing either way: the earlier proof stands.
-    if (run.command !== 'drill' || !run.setId || run.status === 'aborted') continue;
-    proofs.set(run.setId, { status: run.status, at: run.finishedAt, restoreSeconds: (run.details?.restoreSeconds ?? {}) as Record<string, number> });
-  }
-  return proofs;
-}
 
 export function registerListCommand(program: Command, output: Output, run: ActionWrapper): void {
   program
@@ -38,22 +20,12 @@ export function registerListCommand(program: Command, output: Output, run: Actio
     .action(
       run(async (options) => {
         const loaded = loadConfig(locateConfig(options.config), options.configSafety);
-        const repository = new LocalRepository(loaded.repositoryPath);
-        const unreadable: string[] = [];
-        const damaged: Array<{ setId: string; reason: string }> = [];
-        const sets = await repository.listSets(
-          (setId, error) => {
-            unreadable.push(`${setId}: ${error.message}`);
-            damaged.push({ setId, reason: error.message });
-          },
-          { includeSafetySets: true },
-        );
+        const { repository, sets, damaged, drills } = await listSets(loaded);
         const exitCode = damaged.length > 0 ? ExitCode.WARNING : ExitCode.OK;
-        const drills = latestDrillPerSet(await readRuns(repository.root));
         if (output.json) {
           printJson(output, {
             job: loaded.config.app,
-            repository: repository.root,
+            repository,
             sets: sets.map(({ manifest, missing }) => ({
               setId: manifest.setId,
               status: manifest.status,
@@ -63,15 +35,16 @@ export function registerListCommand(program: Command, output: Output, run: Actio
               missing,
               degraded: describeDegradation(manifest),
               safety: manifest.safety,
+              pin: manifest.pin,
               drill: drills.get(manifest.setId),
               artifacts: manifest.artifacts.map(({ source, path, sizeBytes, sha256, durationMs }) => ({ source, path, sizeBytes, sha256, durationMs })),
             })),
-            unreadable,
+            unreadable: damaged.map((entry) => `${entry.setId}: ${entry.reason}`),
             damaged,
           });
           return exitCode;
         }
-        line(output, `${loaded.config.app}: ${sets.length} complete set(s) in ${repository.root}`);
+        line(output, `${loaded.config.app}: ${sets.length} complete set(s) in ${repository}`);
         for (const { manifest, missing } of sets) {
           const sources = manifest.artifacts.map((artifact) => `${artifact.source} ${formatBytes(artifact.sizeBytes)}`).join(', ');
           const drill = drills.get(manifest.setId);
@@ -82,7 +55,8 @@ export function registerListCommand(program: Command, output: Output, run: Actio
             : '';
           // A safety set restores like a backup but is none: say so, and until when it stays.
           const safety = manifest.safety ? `SAFETY COPY of ${manifest.safety.of} (taken before restoring ${manifest.safety.restoring} over it; kept until ${manifest.safety.expiresAt.slice(0, 16).replace('T', ' ')})` : '';
-          const flags = [safety, manifest.status === 'warning' ? degradedFlag(manifest) : '', missing.length ? `MISSING ${missing.join(' ')}` : '', proof].filter(Boolean).join('  ');
+          const pin = manifest.pin ? `PINNED "${manifest.pin.note}" (kept until \`restorable unpin ${manifest.setId}\`)` : '';
+          const flags = [pin, safety, manifest.status === 'warning' ? degradedFlag(manifest) : '', missing.length ? `MISSING ${missing.join(' ')}` : '', proof].filter(Boolean).join('  ');
           line(output, `${manifest.setId}  ${formatBytes(totalSizeBytes(manifest)).padStart(9)}  ${formatSeconds(manifest.durationMs).padStart(7)}  ${sources}${flags ? `  ${flags}` : ''}`);
         }
         for (const entry of damaged) {

@@ -5,7 +5,8 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, RestorableError } from '../core/errors.ts';
 import { restorableVersion } from '../jobs/version.ts';
-import { renderError, renderUnexpected, type Output } from './render.ts';
+import { renderError, renderUnexpected, tolerateClosedPipes, type Output } from './render.ts';
+import { exitCodeAfterInterrupt } from './interrupt.ts';
 import type { ConfigSafetyPolicy } from '../config/config-file-safety.ts';
 import { registerBackupCommand } from './backup-command.ts';
 import { registerListCommand } from './list-command.ts';
@@ -18,6 +19,10 @@ import { registerReportCommand } from './report-command.ts';
 import { registerVerifyCommand } from './verify-command.ts';
 import { registerRestoreCommand } from './restore-command.ts';
 import { registerDrillCommand } from './drill-command.ts';
+import { registerScheduleCommand } from './schedule-command.ts';
+import { registerDaemonCommand } from './daemon-command.ts';
+import { registerDoctorCommand } from './doctor-command.ts';
+import { registerUnpinCommand } from './unpin-command.ts';
 
 export interface GlobalOptions {
   config?: string;
@@ -34,6 +39,7 @@ export async function main(argv: string[], streams: Partial<Output> = {}): Promi
   let exitCode: number = ExitCode.OK;
   const wantsJson = argv.includes('--json');
   const output: Output = { json: wantsJson, out: streams.out ?? process.stdout, err: streams.err ?? process.stderr };
+  tolerateClosedPipes(output);
   const program = new Command('restorable')
     .description('Backups for web-application servers, each one proven restorable.')
     .version(restorableVersion(), '-V, --version')
@@ -69,10 +75,14 @@ export async function main(argv: string[], streams: Partial<Output> = {}): Promi
   registerVerifyCommand(program, output, run);
   registerRestoreCommand(program, output, run);
   registerDrillCommand(program, output, run);
+  registerScheduleCommand(program, output, run);
+  registerDaemonCommand(program, output, run);
+  registerDoctorCommand(program, output, run);
+  registerUnpinCommand(program, output, run);
 
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return exitCode;
+    return exitCodeAfterInterrupt(exitCode);
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version end here with code 0; usage errors are CRITICAL (2).
@@ -80,10 +90,10 @@ export async function main(argv: string[], streams: Partial<Output> = {}): Promi
     }
     if (error instanceof RestorableError) {
       renderError(output, error);
-      return error.exitCode;
+      return exitCodeAfterInterrupt(error.exitCode);
     }
     renderUnexpected(output, error);
-    return ExitCode.CRITICAL;
+    return exitCodeAfterInterrupt(ExitCode.CRITICAL);
   }
 }
 

@@ -8,8 +8,9 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../core/errors.ts';
 import { loadConfig, locateConfig } from '../config/load.ts';
-import { collectMetricFamilies, renderExposition, writePrometheusTextfile } from '../jobs/metrics.ts';
-import { systemClock } from '../jobs/ports.ts';
+import { collectMetricFamilies } from '../jobs/metrics.ts';
+import { renderExposition, writePrometheusTextfile } from '../notify/prometheus-text.ts';
+import { systemClock } from '../core/ports.ts';
 import { printJson, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
 

@@ -1,11 +1,12 @@
 // Owns `restorable prune [--dry-run]`: prints the retention plan (each kept
-// set with its reasons, each removed set) and, without --dry-run, carries it out.
+// set with its reasons, a pin's note among them; each removed set) and,
+// without --dry-run, carries it out.
 
 import type { Command } from 'commander';
 import { ExitCode } from '../core/errors.ts';
 import { loadConfig, locateConfig } from '../config/load.ts';
 import { runPrune } from '../jobs/prune.ts';
-import { systemClock } from '../jobs/ports.ts';
+import { systemClock } from '../core/ports.ts';
 import { formatBytes } from '../core/units.ts';
 import { createReporter, line, printJson, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
@@ -31,7 +32,8 @@ export function registerPruneCommand(program: Command, output: Output, run: Acti
         }
         const { retention } = loaded.config;
         const rules = (['last', 'daily', 'weekly', 'monthly', 'yearly'] as const).filter((rule) => retention[rule]).map((rule) => `${rule} ${retention[rule]}`);
-        line(output, `policy: ${rules.join(', ')} (periods in ${retention.timezone})`);
+        if (retention.within) rules.push(`within ${retention.within}`);
+        line(output, `policy: ${rules.join(', ')} per source, pinned sets kept (periods in ${retention.timezone})`);
         for (const set of outcome.keep) line(output, `keep    ${set.setId}  ${formatBytes(set.sizeBytes).padStart(9)}  ${set.reasons.join(', ')}`);
         for (const set of outcome.remove) line(output, `${dryRun ? 'remove' : 'removed'} ${set.setId}  ${formatBytes(set.sizeBytes).padStart(9)}`);
         for (const set of outcome.damaged) {

@@ -1,9 +1,11 @@
 // Owns how results reach the terminal: the reporter that prints one line per
 // step (and a live progress line on a TTY), and how a RestorableError is shown
 // (what, where, details, next step) — never a stack trace for expected failures.
+// A reader that goes away early (`restorable check | head -1`) is no failure
+// of ours: later writes are dropped and the command keeps its own exit code.
 
 import { RestorableError, type ErrorWhere } from '../core/errors.ts';
-import type { RunReporter } from '../jobs/ports.ts';
+import type { RunReporter } from '../core/ports.ts';
 import { formatBytes } from '../core/units.ts';
 
 export interface Output {
@@ -13,11 +15,35 @@ export interface Output {
 }
 
 export function line(output: Output, text: string): void {
-  output.out.write(text + '\n');
+  write(output.out, text + '\n');
 }
 
 export function printJson(output: Output, value: unknown): void {
-  output.out.write(JSON.stringify(value, null, 2) + '\n');
+  write(output.out, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Streams whose reader has gone (EPIPE): nothing more is written to them. */
+const closedStreams = new WeakSet<NodeJS.WritableStream>();
+const guardedStreams = new WeakSet<NodeJS.WritableStream>();
+
+/**
+ * Makes a closed pipe on stdout or stderr harmless for the rest of the
+ * process: without a listener, Node turns the EPIPE of a write into an
+ * uncaught exception (exit 1, a stack trace) after the command already chose
+ * its exit code. Other write errors (EIO on a vanished terminal) are dropped
+ * the same way: there is nobody left to tell.
+ */
+export function tolerateClosedPipes(output: Pick<Output, 'out' | 'err'>): void {
+  for (const stream of [output.out, output.err]) {
+    if (guardedStreams.has(stream)) continue;
+    guardedStreams.add(stream);
+    stream.on('error', () => closedStreams.add(stream));
+  }
+}
+
+function write(stream: NodeJS.WritableStream, text: string): void {
+  if (closedStreams.has(stream) || (stream as { destroyed?: boolean }).destroyed) return;
+  stream.write(text);
 }
 
 /** Step lines in text mode; silence in JSON mode (the summary carries everything). */
@@ -28,17 +54,17 @@ export function createReporter(output: Output): RunReporter {
   let progressShown = false;
   let lastDraw = 0;
   const clearProgress = () => {
-    if (progressShown) output.out.write('\r\x1b[2K');
+    if (progressShown) write(output.out, '\r\x1b[2K');
     progressShown = false;
   };
   return {
     step(message) {
       clearProgress();
-      output.out.write(`${message}\n`);
+      write(output.out, `${message}\n`);
     },
     warn(message) {
       clearProgress();
-      output.out.write(`warning: ${message}\n`);
+      write(output.out, `warning: ${message}\n`);
     },
     progress(sourceName, rawBytes) {
       if (!tty) return;
@@ -47,7 +73,7 @@ export function createReporter(output: Output): RunReporter {
       if (now - lastDraw < 200) return;
       lastDraw = now;
       const parts = [...progressBySource].map(([name, bytes]) => `${name} ${formatBytes(bytes)}`);
-      output.out.write(`\r\x1b[2K… ${parts.join('  ')}`);
+      write(output.out, `\r\x1b[2K… ${parts.join('  ')}`);
       progressShown = true;
     },
   };
@@ -63,7 +89,7 @@ export function renderError(output: Output, error: RestorableError): void {
   if (where) lines.push(`  where: ${where}`);
   for (const detail of error.details) lines.push(`  | ${detail}`);
   if (error.remedy) lines.push(`  next: ${error.remedy}`);
-  output.err.write(lines.join('\n') + '\n');
+  write(output.err, lines.join('\n') + '\n');
 }
 
 function describeWhere(where: ErrorWhere): string {
@@ -75,6 +101,6 @@ function describeWhere(where: ErrorWhere): string {
 
 export function renderUnexpected(output: Output, error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
-  output.err.write(`restorable: unexpected failure: ${message}\n  next: this is a bug in restorable; rerun with RESTORABLE_DEBUG=1 for details and report it\n`);
-  if (process.env.RESTORABLE_DEBUG && error instanceof Error) output.err.write(`${error.stack}\n`);
+  write(output.err, `restorable: unexpected failure: ${message}\n  next: this is a bug in restorable; rerun with RESTORABLE_DEBUG=1 for details and report it\n`);
+  if (process.env.RESTORABLE_DEBUG && error instanceof Error) write(output.err, `${error.stack}\n`);
 }

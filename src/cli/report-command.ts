@@ -2,11 +2,11 @@
 // with --json); --send mails/posts it through the configured channels now.
 
 import type { Command } from 'commander';
-import { ExitCode, RestorableError } from '../core/errors.ts';
+import { ExitCode } from '../core/errors.ts';
 import { loadConfig, locateConfig } from '../config/load.ts';
-import { gatherWeeklyReport, weeklyReportEvent, weeklyReportText } from '../jobs/report.ts';
-import { systemClock } from '../jobs/ports.ts';
-import { notifierForJob } from '../jobs/job-notifier.ts';
+import { gatherWeeklyReport, weeklyReportText } from '../jobs/report.ts';
+import { sendWeeklyReport } from '../jobs/report-delivery.ts';
+import { systemClock } from '../core/ports.ts';
 import { line, printJson, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
 
@@ -23,19 +23,9 @@ export function registerReportCommand(program: Command, output: Output, run: Act
         if (output.json) printJson(output, data);
         else output.out.write(weeklyReportText(data));
         if (!options.send) return ExitCode.OK;
-        const notifier = notifierForJob(loaded, systemClock, () => {});
-        if (notifier.channels.length === 0) {
-          throw new RestorableError('no notification channel is configured to send the report to', {
-            code: 'USAGE',
-            remedy: 'configure notify.email (or a webhook with events: [report]) in the config',
-          });
-        }
-        const deliveries = await notifier.send(weeklyReportEvent(data, now));
-        const failed = deliveries.filter((delivery) => !delivery.ok);
+        const deliveries = await sendWeeklyReport(loaded, data, now, systemClock);
         if (!output.json) for (const delivery of deliveries) line(output, `${delivery.ok ? 'sent' : 'FAILED'} via ${delivery.channel}${delivery.error ? `: ${delivery.error}` : ''}`);
-        if (deliveries.length === 0) {
-          throw new RestorableError('no configured channel takes the report event', { code: 'USAGE', remedy: 'add `report` to the events of a channel' });
-        }
+        const failed = deliveries.filter((delivery) => !delivery.ok);
         return failed.length === deliveries.length ? ExitCode.CRITICAL : failed.length > 0 ? ExitCode.WARNING : ExitCode.OK;
       }),
     );

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { ExitCode } from '../core/errors.ts';
 import { loadConfig, locateConfig } from '../config/load.ts';
-import { LocalRepository } from '../storage/local-repository.ts';
+import { openRepository } from '../storage/open-repository.ts';
 import { restoreDatabase } from '../jobs/restore-db.ts';
 import { formatBytes, formatSeconds } from '../core/units.ts';
 import { createReporter, line, printJson, type Output } from './render.ts';
@@ -30,7 +30,7 @@ export function registerRestoreDbCommand(restore: Command, output: Output, run: 
         return interruptible(async (signal) => {
           const outcome = await restoreDatabase({
             loaded,
-            reader: new LocalRepository(loaded.repositoryPath),
+            reader: openRepository(loaded),
             set: options.set as string,
             source: options.source as string | undefined,
             into: options.into as string | undefined,
@@ -51,7 +51,7 @@ export function registerRestoreDbCommand(restore: Command, output: Output, run: 
     );
 }
 
-async function askOnTerminal(question: string): Promise<string> {
+export async function askOnTerminal(question: string): Promise<string> {
   const readline = createInterface({ input: process.stdin, output: process.stdout });
   try {
     return await readline.question(question);

@@ -1,19 +1,20 @@
 // Owns `restorable verify [SET|latest] [--all]`: runs the deep check of one set
 // (the newest by default) or of every complete set, prints one line per stored
 // file as it is checked, and maps the outcome to the exit code: 0 when every
-// file passed, 2 naming the first failed file and check.
+// file passed, 2 naming the first failed file and its verify check. Ctrl-C or
+// SIGTERM stops it with 128 + the signal's number (130 for Ctrl-C), as for
+// drill: a file cut short by the interruption is not reported as damaged.
 
-import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { ExitCode } from '../core/errors.ts';
+import { ExitCode, RestorableError } from '../core/errors.ts';
 import { loadConfig, locateConfig } from '../config/load.ts';
 import { formatBytes, formatSeconds } from '../core/units.ts';
-import { describeFailure, runVerify, verificationError, type FileVerification } from '../jobs/verify.ts';
-import { LocalRepository, STATE_DIR } from '../storage/local-repository.ts';
+import { describeFailure, runVerify, verificationError, type FileVerification, type VerifyOutcome } from '../jobs/verify.ts';
+import { openRepository } from '../storage/open-repository.ts';
+import { scratchParentFor } from '../storage/state-store.ts';
 import { line, printJson, renderError, type Output } from './render.ts';
 import type { ActionWrapper } from './main.ts';
+import { interruptExitCode, interruptible } from './interrupt.ts';
 
 export function registerVerifyCommand(program: Command, output: Output, run: ActionWrapper): void {
   program
@@ -24,32 +25,32 @@ export function registerVerifyCommand(program: Command, output: Output, run: Act
     .action(
       run(async (options, set) => {
         const loaded = loadConfig(locateConfig(options.config), options.configSafety);
-        const repository = new LocalRepository(loaded.repositoryPath);
-        // SQLite copies are checked from a scratch file: beside the backups
-        // (where space is planned for them) when the repository has its state dir.
-        const stateDir = join(repository.root, STATE_DIR);
-        const scratchParent = existsSync(stateDir) ? stateDir : tmpdir();
-        const interrupt = new AbortController();
-        const onSignal = (signal: NodeJS.Signals) => interrupt.abort(new Error(`interrupted by ${signal}`));
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
+        const repository = openRepository(loaded);
         let currentSet: string | undefined;
-        try {
-          const outcome = await runVerify({
-            reader: repository,
-            set: typeof set === 'string' ? set : undefined,
-            all: options.all === true,
-            scratchParent,
-            signal: interrupt.signal,
-            onFile: (setId, file) => {
-              if (output.json) return;
-              if (setId !== currentSet) {
-                currentSet = setId;
-                line(output, `set ${setId} in ${repository.root}:`);
-              }
-              line(output, `  ${describeFileLine(file)}`);
-            },
-          });
+        return interruptible(async (signal) => {
+          let outcome: VerifyOutcome;
+          try {
+            outcome = await runVerify({
+              reader: repository,
+              set: typeof set === 'string' ? set : undefined,
+              all: options.all === true,
+              // SQLite copies are checked from a scratch file.
+              scratchParent: scratchParentFor(repository.root),
+              signal,
+              onFile: (setId, file) => {
+                if (output.json) return;
+                if (setId !== currentSet) {
+                  currentSet = setId;
+                  line(output, `set ${setId} in ${repository.root}:`);
+                }
+                line(output, `  ${describeFileLine(file)}`);
+              },
+            });
+          } catch (error) {
+            if (!signal.aborted) throw error;
+            return interrupted(output, signal);
+          }
+          if (signal.aborted) return interrupted(output, signal);
           const failure = verificationError(outcome);
           if (output.json) {
             printJson(output, { ...outcome, job: loaded.config.app, error: failure?.toJSON() });
@@ -62,12 +63,15 @@ export function registerVerifyCommand(program: Command, output: Output, run: Act
             }
           }
           return failure ? failure.exitCode : ExitCode.OK;
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-        }
+        });
       }),
     );
+}
+
+/** An interrupted verify proves nothing either way: it says so and exits as a shell reports the signal. */
+function interrupted(output: Output, signal: AbortSignal): number {
+  renderError(output, new RestorableError(`verify was ${String(signal.reason)}`, { code: 'INTERRUPTED', remedy: 'run verify again' }));
+  return interruptExitCode(signal);
 }
 
 /** `ok      db/db_backup_X.sqlite.gz  8.3 KB  size sha256 gzip sqlite row-counts  0.1 s` or `FAILED  <path>: <first failure>`. */

@@ -50,6 +50,8 @@ export interface DatabaseUrlParts {
   password?: string;
   /** From `?unix_socket=...`. */
   socket?: string;
+  /** From `?sslmode=...` (pgsql). */
+  sslmode?: string;
 }
 
 const DRIVER_ALIASES: Record<string, string> = {
@@ -119,6 +121,7 @@ export function laravelDatabaseUrl(values: EnvValues, appDir: string | undefined
       ['username', 'username'],
       ['password', 'password'],
       ['unix_socket', 'socket'],
+      ['sslmode', 'sslmode'],
     ];
     for (const [name, field] of queryFields) {
       const value = options.getAll(name).at(-1);
@@ -128,7 +131,7 @@ export function laravelDatabaseUrl(values: EnvValues, appDir: string | undefined
   return parts;
 }
 
-type UrlField = 'host' | 'port' | 'database' | 'username' | 'password' | 'socket';
+type UrlField = 'host' | 'port' | 'database' | 'username' | 'password' | 'socket' | 'sslmode';
 
 interface PhpUrl {
   scheme: string;
@@ -254,6 +257,11 @@ export interface LaravelDatabaseSettings {
   urlKey: DatabaseUrlKey | undefined;
   /** `DB_DATABASE=wrong_db`...: the DB_* keys the URL overrode (passwords not shown), for pre-flight notes. */
   overridden: string[];
+  /**
+   * The pgsql connection's sslmode (`'sslmode' => env('DB_SSLMODE', 'prefer')`,
+   * a URL's `?sslmode=` over it): absent when neither sets it; and its key.
+   */
+  sslmode?: { value: string; key: string };
 }
 
 /**
@@ -275,8 +283,11 @@ export function laravelDatabaseSettings(values: EnvValues, envPath: string, wher
     const value = laravelEnvString(values, key);
     if (value !== undefined) settings.values[setting] = value;
   }
+  const sslmode = laravelEnvString(values, 'DB_SSLMODE');
+  if (sslmode !== undefined && sslmode !== '') settings.sslmode = { value: sslmode, key: 'DB_SSLMODE' };
   const url = laravelDatabaseUrl(values, laravelAppDir(envPath), { field: where.field, envPath, source: where.source });
   if (!url) return settings;
+  if (url.sslmode !== undefined) settings.sslmode = { value: url.sslmode, key: url.key };
   settings.urlKey = url.key;
   if (url.driver !== undefined) {
     settings.driver = url.driver;

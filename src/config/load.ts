@@ -7,7 +7,7 @@ import { dirname, resolve, isAbsolute } from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../core/errors.ts';
-import { configSchema, parseDurationMs, type Config } from './schema.ts';
+import { configSchema, type Config } from './schema.ts';
 import { validateRetentionPolicy } from '../core/retention.ts';
 import { enforceConfigFileSafety, findInsecureConfigPaths, type ConfigSafetyPolicy, type InsecureConfigPath } from './config-file-safety.ts';
 
@@ -32,7 +32,7 @@ export function locateConfig(explicit: string | undefined, env: NodeJS.ProcessEn
   if (!found) {
     throw new ConfigError('no configuration found (looked for ./restorable.yml and /etc/restorable/restorable.yml)', {
       code: 'CONFIG_NOT_FOUND',
-      remedy: 'pass -c FILE, set RESTORABLE_CONFIG, or create one with `restorable init`',
+      remedy: 'pass -c FILE, set RESTORABLE_CONFIG, or write one with `restorable init --laravel DIR -o FILE` (a template: `restorable init -o FILE`)',
     });
   }
   return found;
@@ -72,7 +72,7 @@ export function parseConfigText(text: string, path: string): LoadedConfig {
     throw new ConfigError(`${lines[0]}`, { where: { path }, details: lines.slice(1), remedy: 'fix the YAML syntax' });
   }
   const raw: unknown = document.toJS() ?? {};
-  const parsed = configSchema.safeParse(raw, { reportInput: true });
+  const parsed = configSchema().safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     const lines = parsed.error.issues.flatMap(issueOfWrittenForm).map((issue) => {
       // An unknown key is best pointed at by its own line, not its parent's.
@@ -103,7 +103,7 @@ function checkCrossFieldRules(config: Config, label: string, document: ReturnTyp
   };
   const retentionProblem = validateRetentionPolicy(config.retention);
   if (retentionProblem) fail(['retention'], retentionProblem);
-  if (parseDurationMs(config.monitor.critical_after) < parseDurationMs(config.monitor.warn_after)) {
+  if (config.monitor.critical_after_ms < config.monitor.warn_after_ms) {
     fail(['monitor', 'critical_after'], `must not be shorter than monitor.warn_after (${config.monitor.warn_after})`);
   }
   for (const [name, source] of Object.entries(config.sources)) {

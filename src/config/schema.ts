@@ -1,91 +1,46 @@
 // Owns the configuration schema: the single source of truth for validation,
 // defaults, the JSON Schema export (`config schema`) and the reference docs.
 // Keys are snake_case as users write them in YAML.
+// Invariants: a duration is parsed here and nowhere else (the parsed config
+// carries `<field>_ms` beside the text as written); the sources accept the
+// built-in kinds and those registered since (sources/registry.ts); a
+// registered kind is added to the JSON Schema after them, leaving theirs as is.
 
 import { z } from 'zod';
 import { SOURCE_NAME_PATTERN } from '../core/naming.ts';
 import { COMPRESSION_ALGORITHMS, type CompressionAlgorithm } from '../core/manifest.ts';
+import { duration, freeSpace, parseDurationMs, port, withMilliseconds } from './schema-fields.ts';
+import { filesSource, mysqlSource, postgresSource, sqliteSource } from './source-schemas.ts';
 
-const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/;
-const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+export { parseDurationMs };
+export { POSTGRES_SSL_MODES } from './source-schemas.ts';
+import { scheduleSchema } from './schedule-schema.ts';
 
-/** `26h`, `90m`, `2d` -> milliseconds. */
-export function parseDurationMs(text: string): number {
-  const match = DURATION_PATTERN.exec(text.trim());
-  if (!match) throw new Error(`not a duration: ${text}`);
-  return Number(match[1]) * DURATION_UNIT_MS[match[2]!]!;
+/**
+ * The section of one source kind: a strict object whose `type` is the kind's
+ * literal. The built-in kinds are below (they generate the reference docs); a
+ * kind registered at run time (sources/registry.ts, a test's fake kind) brings
+ * its own, and the config accepts it from then on.
+ */
+export type SourceSectionSchema = z.core.$ZodTypeDiscriminable;
+
+const builtInSourceSections = [mysqlSource, postgresSource, sqliteSource, filesSource] as const;
+const builtInSourceSchema = z.discriminatedUnion('type', builtInSourceSections);
+const addedSourceSections: SourceSectionSchema[] = [];
+/** The `type` literal(s) a section accepts. */
+function typesOf(section: SourceSectionSchema): string[] {
+  return [...(section._zod.propValues?.type ?? [])].map(String);
 }
+const sourceTypes = new Set(builtInSourceSections.flatMap(typesOf));
 
-const duration = (example: string) =>
-  z
-    .string()
-    .regex(DURATION_PATTERN, { message: `expected a duration such as "${example}" (units: ms, s, m, h, d, w)` })
-    .describe(`A duration such as "${example}" (units: ms, s, m, h, d, w).`);
-
-const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*(%|B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
-const freeSpace = z
-  .string()
-  .regex(SIZE_PATTERN, { message: 'expected a size such as "10%" or "5GB"' })
-  .describe('Free space as a percentage of the filesystem ("10%") or an absolute size ("5GB").');
-
-export type FreeSpace = { percent: number } | { bytes: number };
-const SIZE_UNIT_BYTES: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
-
-/** `10%` -> { percent: 10 }; `5GB` -> { bytes: 5e9 }. */
-export function parseFreeSpace(text: string): FreeSpace {
-  const match = SIZE_PATTERN.exec(text.trim());
-  if (!match) throw new Error(`not a size: ${text}`);
-  const value = Number(match[1]);
-  return match[2] === '%' ? { percent: value } : { bytes: value * SIZE_UNIT_BYTES[match[2]!.toLowerCase()]! };
+/** Makes configs accept `type: <type>` with this section; a type is registered once. */
+export function registerSourceSection(type: string, section: SourceSectionSchema): void {
+  if (sourceTypes.has(type)) throw new Error(`source kind "${type}" is registered already`);
+  if (typesOf(section).join() !== type) throw new Error(`the section of source kind "${type}" must have \`type: z.literal('${type}')\``);
+  sourceTypes.add(type);
+  addedSourceSections.push(section);
+  currentConfigSchema = undefined;
 }
-
-const port = z.number().int().min(1).max(65535);
-
-const mysqlSource = z
-  .strictObject({
-    type: z.literal('mysql').describe('A MySQL or MariaDB database, dumped with mariadb-dump or mysqldump.'),
-    env_file: z
-      .string()
-      .optional()
-      .describe('A Laravel .env to read DB_HOST, DB_PORT, DB_DATABASE, DB_USERNAME, DB_PASSWORD and DB_SOCKET from. Explicit keys below win.'),
-    host: z.string().optional().describe('Server host (default 127.0.0.1 unless a socket is given).'),
-    port: port.optional().describe('Server port (default 3306).'),
-    socket: z.string().optional().describe('Unix socket path; used instead of host/port when set.'),
-    database: z.string().min(1).optional().describe('The one database this source dumps.'),
-    user: z.string().min(1).optional().describe('The user to dump as.'),
-    password_file: z.string().optional().describe('A file holding the password (its first line).'),
-    password_env: z.string().optional().describe('An environment variable of restorable holding the password.'),
-    dump_tool: z.string().optional().describe('Path of mariadb-dump/mysqldump (default: whichever is on PATH).'),
-    timeout: duration('6h').default('6h').describe('Deadline for the whole dump.'),
-    stall_timeout: duration('10m').default('10m').describe('Stop the dump when it produced no output for this long.'),
-  })
-  .describe('mysql source');
-
-const sqliteSource = z
-  .strictObject({
-    type: z.literal('sqlite').describe('An SQLite database file, copied online (consistent while the app writes).'),
-    path: z.string().optional().describe('The database file. Or give env_file to read DB_DATABASE.'),
-    env_file: z.string().optional().describe('A Laravel .env whose DB_DATABASE names the SQLite file.'),
-    busy_timeout: duration('30s').default('30s').describe('How long to wait for a writer to let go of the database.'),
-  })
-  .describe('sqlite source');
-
-const filesSource = z
-  .strictObject({
-    type: z.literal('files').describe('Files and directories, archived as tar.'),
-    paths: z.array(z.string().min(1)).min(1).describe('Absolute paths (files or directories) to archive.'),
-    exclude: z
-      .array(z.string().min(1))
-      .default([])
-      .describe('Glob patterns to leave out, matched against absolute paths ("**/cache/**", "*.log").'),
-    fail_on_unreadable: z
-      .boolean()
-      .default(false)
-      .describe('Fail the run (exit 2) instead of warning (exit 1) when a file cannot be read.'),
-  })
-  .describe('files source');
-
-export const sourceSchema = z.discriminatedUnion('type', [mysqlSource, sqliteSource, filesSource]);
 
 /**
  * Levels each algorithm accepts, and the ones used when the config sets none:
@@ -210,8 +165,11 @@ export const retentionSchema = z
       .boolean()
       .default(false)
       .describe('When a new set would not fit, delete the sets this policy would delete next (never others) before the run.'),
+    within: duration('48h').optional().describe('Keep every set made at most this long before the newest set (restic --keep-within), e.g. a manual backup before a deploy.'),
   })
-  .describe('Which complete sets to keep (restic semantics). The newest complete set is always kept.');
+  // `within` is optional, so not withMilliseconds: its twin `within_ms` is absent with it.
+  .transform((retention): typeof retention & { within_ms?: number } => (retention.within === undefined ? retention : { ...retention, within_ms: parseDurationMs(retention.within) }))
+  .describe('Which complete sets to keep (restic semantics), per source. The newest complete set and pinned sets are always kept.');
 
 export const monitorSchema = z
   .strictObject({
@@ -227,7 +185,8 @@ export const monitorSchema = z
       .optional()
       .describe("Write the metrics exposition here after each run (atomically) for node_exporter's textfile collector, e.g. /var/lib/prometheus/node-exporter/restorable.prom."),
   })
-  .describe('What `check` grades.');
+  .describe('What `check` grades.')
+  .transform(withMilliseconds('warn_after', 'critical_after', 'drill_max_age'));
 
 const secretSource = {
   password_file: z.string().optional().describe('A file holding the password (first line).'),
@@ -250,7 +209,7 @@ export const notifySchema = z
           ...secretSource,
           ca_file: z.string().optional().describe('A PEM CA to trust for this server (self-signed relays).'),
           timeout: duration('30s').default('30s').describe('Deadline for one message.'),
-        }),
+        }).transform(withMilliseconds('timeout')),
         events: z.array(z.enum(notifyEventNames)).optional().describe('Which events to mail (default: all but backup_succeeded).'),
       })
       .optional()
@@ -271,6 +230,7 @@ export const notifySchema = z
         url: z.url().describe('Ping URL (healthchecks.io / Uptime Kuma style): /start, success, /fail.'),
         timeout: duration('10s').default('10s').describe('Deadline for one ping.'),
       })
+      .transform(withMilliseconds('timeout'))
       .optional()
       .describe('Dead-man switch pings around each backup.'),
     repeat_after: duration('24h').default('24h').describe('Do not repeat the same check state more often than this.'),
@@ -279,7 +239,9 @@ export const notifySchema = z
       .default('sunday')
       .describe('Day of the weekly report (sent after the first successful backup that day).'),
   })
-  .describe('Notifications. A notifier that fails is logged and recorded; it never changes a backup outcome.');
+  .describe('Notifications. A notifier that fails is logged and recorded; it never changes a backup outcome.')
+  // The webhooks' milliseconds are added here: a transform inside the list would drop its default from the JSON Schema.
+  .transform((notify) => ({ ...withMilliseconds('repeat_after')(notify), webhooks: notify.webhooks.map(withMilliseconds('timeout')) }));
 
 export const drillSchema = z
   .strictObject({
@@ -326,35 +288,56 @@ export const restoreSchema = z
       .default('7d')
       .describe('How long a safety set (the dump of a non-empty database taken before `restore db` writes over it) is kept; retention removes it afterwards.'),
   })
-  .describe('`restore db`: the account it restores as, and how long the safety copy of an overwritten database is kept.');
+  .describe('`restore db`: the account it restores as, and how long the safety copy of an overwritten database is kept.')
+  .transform(withMilliseconds('keep_safety'));
 
-export const configSchema = z
-  .strictObject({
-    app: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: 'expected a name of letters, digits, dot, dash or underscore' })
-      .describe('Name of the application (the job); used in messages and the default repository path.'),
-    repository: z.string().min(1).optional().describe('The local repository (default /var/backups/<app>).'),
-    sources: z
-      .record(
-        z.string().regex(SOURCE_NAME_PATTERN, { message: 'expected a source name of lowercase letters, digits, - and _' }),
-        sourceSchema,
-      )
-      .refine((sources) => Object.keys(sources).length > 0, { message: 'expected at least one source' })
-      .describe('What to back up, by name. Each name becomes a directory of the repository (db, files, config).'),
-    compression: compressionSchema,
-    parallel: z.number().int().min(1).max(16).default(2).describe('How many sources run at once.'),
-    retention: retentionSchema.default({ daily: 14, weekly: 4, monthly: 3, timezone: 'UTC', make_space: false }),
-    monitor: monitorSchema.default({ warn_after: '26h', critical_after: '48h', min_free: '10%', drill_max_age: '8d' }),
-    notify: notifySchema.default({ webhooks: [], repeat_after: '24h', report_day: 'sunday' }),
-    drill: drillSchema.default({ queries: [] }),
-    restore: restoreSchema.default({ keep_safety: '7d' }),
-  })
-  .describe('restorable configuration');
+/** The whole config, its sources validated by `sources` (the built-in kinds, or those and the registered ones). */
+function buildConfigSchema(sources: typeof builtInSourceSchema) {
+  return z
+    .strictObject({
+      app: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: 'expected a name of letters, digits, dot, dash or underscore' })
+        .describe('Name of the application (the job); used in messages and the default repository path.'),
+      repository: z.string().min(1).optional().describe('The local repository (default /var/backups/<app>).'),
+      sources: z
+        .record(
+          z.string().regex(SOURCE_NAME_PATTERN, { message: 'expected a source name of lowercase letters, digits, - and _' }),
+          sources,
+        )
+        .refine((sources) => Object.keys(sources).length > 0, { message: 'expected at least one source' })
+        .describe('What to back up, by name. Each name becomes a directory of the repository (db, files, config).'),
+      compression: compressionSchema,
+      parallel: z.number().int().min(1).max(16).default(2).describe('How many sources run at once.'),
+      retention: retentionSchema.default({ daily: 14, weekly: 4, monthly: 3, timezone: 'UTC', make_space: false }),
+      // prefault, not default: the default is parsed too, so the transforms add the milliseconds.
+      monitor: monitorSchema.prefault({ warn_after: '26h', critical_after: '48h', min_free: '10%', drill_max_age: '8d' }),
+      notify: notifySchema.prefault({ webhooks: [], repeat_after: '24h', report_day: 'sunday' }),
+      drill: drillSchema.default({ queries: [] }),
+      restore: restoreSchema.prefault({ keep_safety: '7d' }),
+      schedule: scheduleSchema.optional(),
+    })
+    .describe('restorable configuration');
+}
 
-export type Config = z.infer<typeof configSchema>;
-export type SourceConfig = z.infer<typeof sourceSchema>;
+const builtInConfigSchema = buildConfigSchema(builtInSourceSchema);
+let currentConfigSchema: typeof builtInConfigSchema | undefined;
+
+/** The schema a config is validated against: the built-in source kinds and every kind registered since. */
+export function configSchema(): typeof builtInConfigSchema {
+  // A registered kind's section is typed by its own schema and reaches its own
+  // `prepare` (sources/registry.ts); to the rest of the code it is an opaque SourceConfig.
+  currentConfigSchema ??=
+    addedSourceSections.length === 0
+      ? builtInConfigSchema
+      : buildConfigSchema(z.discriminatedUnion('type', [...builtInSourceSections, ...addedSourceSections]) as unknown as typeof builtInSourceSchema);
+  return currentConfigSchema;
+}
+
+export type Config = z.infer<typeof builtInConfigSchema>;
+export type SourceConfig = z.infer<typeof builtInSourceSchema>;
 export type MysqlSourceConfig = z.infer<typeof mysqlSource>;
+export type PostgresSourceConfig = z.infer<typeof postgresSource>;
 export type SqliteSourceConfig = z.infer<typeof sqliteSource>;
 export type FilesSourceConfig = z.infer<typeof filesSource>;
 export type NotifyConfig = z.infer<typeof notifySchema>;
@@ -364,5 +347,5 @@ export type NotifyEventName = (typeof notifyEventNames)[number];
 
 /** The JSON Schema for editors (`restorable config schema`). */
 export function configJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return z.toJSONSchema(configSchema(), { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
 }

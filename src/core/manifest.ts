@@ -8,6 +8,8 @@
 // the code acts on (set id, source names, the exact layout path of every file,
 // sizes, hashes) and lenient on `details` and on fields other versions add.
 // A manifest that fails is a damaged set: listed as such, never acted on.
+// `details` are typed per kind (ArtifactDetails) as the drivers write them,
+// but not validated: a reader that acts on a value still checks its type.
 
 import { z } from 'zod';
 import { isArtifactPath, isIndexPath, SET_ID_PATTERN, SOURCE_NAME_PATTERN } from './naming.ts';
@@ -46,9 +48,125 @@ export interface ArtifactRecord {
   rawSizeBytes: number;
   durationMs: number;
   warnings: SourceWarning[];
-  /** Kind-specific facts (server version, row counts, file counts...). */
-  details: Record<string, unknown>;
+  /** Kind-specific facts (server version, row counts, file counts...): see ArtifactDetails. */
+  details: ArtifactDetails;
   index?: IndexReference;
+}
+
+/**
+ * The facts a kind's driver records in `details`, as the drivers write them
+ * today. Every field is optional: manifests of older versions lack some, and
+ * the schema does not validate them (details are lenient, see parseManifest),
+ * so a reader that acts on a value still checks its type. Each shape lets
+ * other fields through: a later version may add some, and a kind this
+ * version does not know (a test's fake kind) records its own.
+ */
+export type ArtifactDetails = MysqlArtifactDetails | SqliteArtifactDetails | FilesArtifactDetails;
+
+/** What every kind carries besides its own facts. */
+type CommonDetails = {
+  /** Set by the backup job: the source noticed something that makes the set `warning` (files changed while read, paths left out). */
+  degraded?: boolean;
+  [fact: string]: unknown;
+};
+
+/** A table as the mysql dump recorded it; a drill re-dumps the restored copy and compares. */
+export type RecordedMysqlTable = {
+  engine?: string | null;
+  /** Rows the dump inserts (counted in the dump itself); null when unreadable. */
+  rows?: number | null;
+  approximateBytes?: number;
+  /** Digest of the rows as the dump writes them; absent when the rows are unknown. */
+  rowDigest?: string;
+  /** Bytes of the largest row in the dump. */
+  maxRowBytes?: number;
+  /** Sets made before row digests: CHECKSUM TABLE from a separate snapshot. */
+  checksum?: number | string | null;
+  systemVersioned?: boolean;
+  historyDumped?: boolean;
+};
+
+/** The database objects a mysql dump recreates, by kind, sorted by name. */
+export type RecordedMysqlInventory = Partial<Record<'tables' | 'views' | 'sequences' | 'procedures' | 'functions' | 'triggers' | 'events', string[]>>;
+
+export type MysqlArtifactDetails = CommonDetails & {
+  tool?: { name: string; path: string; version: string };
+  server?: { version?: string; flavor?: string };
+  /** `host:port` or the socket, never a password. */
+  endpoint?: string;
+  /** CURRENT_USER() of the dump's connection. */
+  account?: string;
+  /** DEFINER accounts of views, routines, triggers and events. */
+  definers?: string[];
+  /** The database dumped (the restore's default target). */
+  database?: string;
+  inventory?: RecordedMysqlInventory;
+  tables?: Record<string, RecordedMysqlTable>;
+  /** How rows were counted (a sentence, not numbers: the numbers are per table in `tables`). */
+  rowCounts?: string;
+  /** How the row digests were taken (a sentence). */
+  rowDigests?: string;
+  /** Bytes of the largest statement of the dump. */
+  maxStatementBytes?: number;
+  nonTransactionalTables?: Array<{ name: string; engine: string | null }>;
+  dumpBytes?: number;
+  databaseCharset?: string;
+  databaseCollation?: string;
+  /** Whether mariadb-dump ran with --dump-history: a re-dump to compare with this one must do the same. */
+  historyDumped?: boolean;
+  /** What the backup-time rewriting did; a restore treats an artifact with this marker as already portable. */
+  portable?: { rewriter?: number; summary?: string; [fact: string]: unknown };
+};
+
+export type SqliteArtifactDetails = CommonDetails & {
+  sqliteVersion?: string;
+  engine?: string;
+  databasePath?: string;
+  pageCount?: number;
+  /** `ok`: the copy passed PRAGMA integrity_check before it was stored. */
+  integrity?: string;
+  /** Rows per table of the copy. */
+  rowCounts?: Record<string, number>;
+  /** Tables, indexes, views and triggers of the copy (sqlite_schema). */
+  inventory?: Array<{ type: string; name: string }>;
+  /** Size of the live database file when it was copied. */
+  sourceSizeBytes?: number;
+};
+
+export type FilesArtifactDetails = CommonDetails & {
+  /** The configured paths and exclude patterns. */
+  paths?: string[];
+  exclude?: string[];
+  entries?: { total?: number; files?: number; dirs?: number; symlinks?: number; hardlinks?: number };
+  /** Bytes of file content archived (without tar headers and padding). */
+  contentBytes?: number;
+  /** Of those, the bytes the files occupied on disk (holes not counted): what a restore needs. */
+  dataBytes?: number;
+  /** Archived, but changed while read (the copy may be torn). */
+  changedWhileRead?: number;
+  /** Entries archived with extended attributes or ACLs. */
+  withAttributes?: number;
+  changedPaths?: string[];
+  skipped?: Partial<Record<'excluded' | 'protected' | 'special' | 'vanished' | 'unreadable' | 'unnameable', number>>;
+  leftOutPaths?: string[];
+  /** Configured paths that were symlinks, archived as what they point to. */
+  followedLinks?: Array<{ path: string; target: string }>;
+};
+
+/** The typed details of each kind this version knows. */
+export interface ArtifactDetailsByKind {
+  mysql: MysqlArtifactDetails;
+  sqlite: SqliteArtifactDetails;
+  files: FilesArtifactDetails;
+}
+
+/**
+ * The details of an artifact, typed as `kind`'s driver writes them: for the
+ * driver that already knows its artifact's kind. An artifact of another kind
+ * has none of those facts (an empty object, like a manifest that lacks them).
+ */
+export function detailsOf<K extends keyof ArtifactDetailsByKind>(artifact: Pick<ArtifactRecord, 'type' | 'details'>, kind: K): ArtifactDetailsByKind[K] {
+  return artifact.type === kind ? (artifact.details as ArtifactDetailsByKind[K]) : {};
 }
 
 export type SetStatus = 'ok' | 'warning';
@@ -74,6 +192,15 @@ export interface Manifest {
    * retention keeps it until `expiresAt`, then removes it.
    */
   safety?: SafetyMarker;
+  /** Present on a pinned set (`backup --keep NOTE`): retention keeps it until `restorable unpin`. */
+  pin?: PinMarker;
+}
+
+export interface PinMarker {
+  /** Why it is kept, as the operator wrote it ("before 2.4 deploy"). */
+  note: string;
+  /** ISO time the pin was set. */
+  at: string;
 }
 
 export interface SafetyMarker {
@@ -135,6 +262,8 @@ const manifestSchema = z
     artifacts: z.array(artifactSchema),
     // Added by `restore db` to a safety set (see SafetyMarker); validated because retention acts on it.
     safety: z.looseObject({ of: z.string().max(200), restoring: z.string().max(64), expiresAt: instant }).optional(),
+    // Added by `backup --keep` (PinMarker); optional, so manifests written before pins exist stay valid.
+    pin: z.looseObject({ note: z.string().max(500).regex(/^[^\u0000-\u001f\u007f]*$/, { message: 'expected one line of text' }), at: instant }).optional(),
   })
   .superRefine((manifest, context) => {
     const seen = new Set<string>();

@@ -2,8 +2,14 @@
 // a policy, which sets to keep (each with the reasons why) and which to remove.
 // The semantics are restic's `ApplyPolicy` count rules (last, daily, weekly,
 // monthly, yearly), including restic >= 0.16's "oldest" rule (restic issue
-// 3624), plus two safety rules of our own: the newest set is always kept, and
-// an empty policy removes nothing. Pure: no I/O, no clock, no config reading.
+// 3624) and `--keep-within`, plus safety rules of our own: the newest set is
+// always kept, a pinned set is kept, and an empty policy removes nothing.
+// Pure: no I/O, no clock, no config reading.
+//
+// Per source: like restic groups snapshots by host and paths, the count rules
+// run on each source's own timeline (the sets holding an artifact of it), so
+// a `backup --only config` set never pushes the newest database or files
+// artifact out. A set is removed only when no timeline it is on keeps it.
 
 export interface RetentionPolicy {
   last?: number;
@@ -13,18 +19,38 @@ export interface RetentionPolicy {
   yearly?: number;
   /** IANA time zone in which days, weeks, months and years are counted. Default 'UTC'. */
   timezone?: string;
+  /**
+   * Keeps every set created at most this long before the newest set (restic
+   * `--keep-within`): measured from the newest set, not the clock, so a wrong
+   * clock cannot make it keep less. Absent or 0: off.
+   */
+  within_ms?: number;
+  /** `within` as written (`48h`), for the reason shown. */
+  within?: string;
 }
 
 /** A complete set (one with a manifest); incomplete sets do not exist for retention. */
 export interface RetentionCandidate {
   setId: string;
   createdAt: Date;
+  /**
+   * The sources the set holds an artifact of: it is on each one's timeline.
+   * Absent: on every timeline (a set of all sources, e.g. the one a run is
+   * about to make).
+   */
+  sources?: readonly string[];
+  /** The operator's note when the set is pinned (`backup --keep NOTE`): kept whatever the rules say. */
+  pin?: string;
 }
 
 export interface KeptSet {
   setId: string;
   createdAt: Date;
-  /** Why it is kept, in rule order: e.g. ["last #1", "daily #1", "weekly #1", "monthly #1", "oldest yearly"]. */
+  /**
+   * Why it is kept: the pin, then the count rules in rule order (e.g. "daily #1",
+   * "oldest yearly"; with "(db, files)" appended when not every source of the
+   * set has that reason), then "within 48h".
+   */
   reasons: string[];
 }
 
@@ -57,6 +83,11 @@ export const EMPTY_POLICY_REASON = 'empty policy keeps all';
 /** Reason given to the newest set should no rule have kept it. */
 export const NEWEST_REASON = 'newest';
 
+/** The reason a pinned set is kept. */
+export function pinReason(note: string): string {
+  return `pinned: ${note}`;
+}
+
 /** The calendar periods a moment falls into, in one time zone. */
 export interface RetentionPeriods {
   day: string; // 2021-01-01
@@ -77,6 +108,9 @@ export function validateRetentionPolicy(policy: RetentionPolicy): string | undef
       return `retention.${rule} must be a whole number >= 0, got ${String(count)}`;
     }
   }
+  if (policy.within_ms !== undefined && !(Number.isFinite(policy.within_ms) && policy.within_ms >= 0)) {
+    return `retention.within must be a duration >= 0, got ${String(policy.within ?? policy.within_ms)}`;
+  }
   if (policy.timezone !== undefined && !isKnownTimeZone(policy.timezone)) {
     return `retention.timezone "${policy.timezone}" is not a known IANA time zone (e.g. UTC, Europe/Berlin)`;
   }
@@ -87,12 +121,15 @@ export function validateRetentionPolicy(policy: RetentionPolicy): string | undef
 /**
  * Decides which sets to keep and which to remove (restic's ApplyPolicy).
  *
- * Sets are sorted newest first (equal times: larger setId first). Each rule
- * walks that list on its own with a counter of N: a set whose period (for
- * `last`: every set) differs from the previous set's period is kept and
- * decrements the counter, until it reaches 0. When a rule still has count
- * left at the oldest set, that set is kept too ("oldest <rule>"), so a young
- * repository keeps its whole history. The kept sets are the union over rules.
+ * Sets are sorted newest first (equal times: larger setId first). Each source
+ * has its own timeline: the sets that hold an artifact of it (a candidate
+ * without `sources` is on every timeline). On each timeline, each rule walks
+ * the list on its own with a counter of N: a set whose period (for `last`:
+ * every set) differs from the previous set's period is kept and decrements
+ * the counter, until it reaches 0. When a rule still has count left at the
+ * oldest set, that set is kept too ("oldest <rule>"), so a young repository
+ * keeps its whole history. `within` keeps every set at most that long older
+ * than the newest set; a pin keeps its set. The kept sets are the union.
  *
  * An empty policy keeps everything (restic's `forget` refuses to act without
  * a policy; `validateRetentionPolicy` reports it as a config error). A policy
@@ -114,19 +151,67 @@ export function applyRetention<Candidate extends RetentionCandidate>(
 
   const periodsOf = periodCalculator(policy.timezone ?? 'UTC');
   const periods = newestFirst.map((set) => periodsOf(set.createdAt));
-  const reasons: string[][] = newestFirst.map(() => []);
+  const countReasons = timelineReasons(newestFirst, periods, policy);
+  const newestTime = newestFirst[0]?.createdAt.getTime() ?? 0;
+  const within = policy.within_ms ?? 0;
+  const reasons = newestFirst.map((set, index) => [
+    ...(set.pin !== undefined ? [pinReason(set.pin)] : []),
+    ...countReasons[index]!,
+    ...(within > 0 && newestTime - set.createdAt.getTime() <= within ? [`within ${policy.within ?? `${within} ms`}`] : []),
+  ]);
 
+  // Cannot trigger with the rules above (any rule with a count keeps the
+  // newest set of each timeline), but this invariant must survive future rule changes.
+  if (newestFirst.length > 0 && reasons[0]!.length === 0) reasons[0]!.push(NEWEST_REASON);
+
+  const plan: RetentionPlan<Candidate> = { keep: [], remove: [] };
+  newestFirst.forEach((set, index) => {
+    const why = reasons[index]!;
+    if (why.length > 0) plan.keep.push({ ...set, reasons: why });
+    else plan.remove.push(set);
+  });
+  return plan;
+}
+
+/**
+ * The count rules' reasons of each set (index into `newestFirst`), over every
+ * source's timeline. When every timeline a set is on gives it the same
+ * reasons, they are listed plainly; otherwise each names its sources:
+ * "daily #1 (config)", "daily #2 (db, files)".
+ */
+function timelineReasons(newestFirst: readonly RetentionCandidate[], periods: readonly RetentionPeriods[], policy: RetentionPolicy): string[][] {
+  const names = [...new Set(newestFirst.flatMap((set) => set.sources ?? []))].sort();
+  const timelines = names.length > 0 ? names : [''];
+  const onTimeline = (set: RetentionCandidate, name: string) => name === '' || set.sources === undefined || set.sources.includes(name);
+  // perSource[index]: source -> its reasons for that set.
+  const perSource = newestFirst.map(() => new Map<string, string[]>());
+  for (const name of timelines) {
+    const members = newestFirst.flatMap((set, index) => (onTimeline(set, name) ? [index] : []));
+    const reasons = countRuleReasons(members.map((index) => periods[index]!), policy);
+    members.forEach((index, position) => perSource[index]!.set(name, reasons[position]!));
+  }
+  return perSource.map((bySource) => {
+    const lists = [...bySource.values()];
+    if (lists.every((list) => list.join('\n') === lists[0]!.join('\n'))) return lists[0] ?? [];
+    const sourcesOf = new Map<string, string[]>();
+    for (const [name, list] of bySource) for (const reason of list) sourcesOf.set(reason, [...(sourcesOf.get(reason) ?? []), name]);
+    return [...sourcesOf].sort(([a], [b]) => ruleRank(a) - ruleRank(b)).map(([reason, sources]) => `${reason} (${sources.join(', ')})`);
+  });
+}
+
+/** One timeline (its sets' periods, newest first): each set's reasons under the count rules, in rule order. */
+function countRuleReasons(periods: readonly RetentionPeriods[], policy: RetentionPolicy): string[][] {
+  const reasons: string[][] = periods.map(() => []);
   for (const rule of RETENTION_RULES) {
     const count = policy[rule] ?? 0;
     if (count === 0) continue;
     // `last` puts every set in a period of its own, so each one counts.
-    const periodAt = (index: number): string | number =>
-      rule === 'last' ? index : periods[index]![periodKeyOf[rule]];
+    const periodAt = (index: number): string | number => (rule === 'last' ? index : periods[index]![periodKeyOf[rule]]);
     let remaining = count;
     let previousPeriod: string | number | undefined;
-    for (let index = 0; index < newestFirst.length && remaining > 0; index++) {
+    for (let index = 0; index < periods.length && remaining > 0; index++) {
       const period = periodAt(index);
-      const isOldest = index === newestFirst.length - 1;
+      const isOldest = index === periods.length - 1;
       if (period !== previousPeriod) {
         previousPeriod = period;
         remaining--;
@@ -138,18 +223,12 @@ export function applyRetention<Candidate extends RetentionCandidate>(
       }
     }
   }
+  return reasons;
+}
 
-  // Cannot trigger with the rules above (any rule with a count keeps the
-  // newest set), but this invariant must survive future rule changes.
-  if (newestFirst.length > 0 && reasons[0]!.length === 0) reasons[0]!.push(NEWEST_REASON);
-
-  const plan: RetentionPlan<Candidate> = { keep: [], remove: [] };
-  newestFirst.forEach((set, index) => {
-    const why = reasons[index]!;
-    if (why.length > 0) plan.keep.push({ ...set, reasons: why });
-    else plan.remove.push(set);
-  });
-  return plan;
+/** Where a reason's rule stands in RETENTION_RULES ("oldest daily" ranks as daily). */
+function ruleRank(reason: string): number {
+  return RETENTION_RULES.findIndex((rule) => reason.startsWith(rule) || reason.startsWith(`oldest ${rule}`));
 }
 
 /** The day, ISO week, month and year of `moment` in `timeZone` (default UTC). */
@@ -165,7 +244,7 @@ const periodKeyOf: Record<Exclude<RetentionRule, 'last'>, keyof RetentionPeriods
 };
 
 function isEmptyPolicy(policy: RetentionPolicy): boolean {
-  return RETENTION_RULES.every((rule) => (policy[rule] ?? 0) === 0);
+  return RETENTION_RULES.every((rule) => (policy[rule] ?? 0) === 0) && (policy.within_ms ?? 0) === 0;
 }
 
 function isKnownTimeZone(timeZone: string): boolean {

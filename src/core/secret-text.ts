@@ -15,6 +15,8 @@
 //  - anything else that stands on its own (`Tr0ub4dor&3`, `XkQzPvWmRt`) is
 //    replaced wherever it appears.
 
+import { inspect } from 'node:util';
+
 const WORD_CHARACTER = /[\p{L}\p{N}_]/u;
 
 /**
@@ -61,4 +63,29 @@ function wordRunAfter(text: string, position: number): string {
   let end = position;
   while (end < text.length && WORD_CHARACTER.test(text[end]!)) end++;
   return text.slice(position, end);
+}
+
+/** A secret that prints as `***` in logs, JSON and util.inspect; `reveal()` is the only way in. */
+export class SecretValue {
+  readonly #value: string;
+
+  constructor(value: string) {
+    this.#value = value;
+  }
+
+  reveal(): string {
+    return this.#value;
+  }
+
+  toString(): string {
+    return '***';
+  }
+
+  toJSON(): string {
+    return '***';
+  }
+
+  [inspect.custom](): string {
+    return 'SecretValue(***)';
+  }
 }

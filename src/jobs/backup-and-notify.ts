@@ -1,42 +1,25 @@
 // Owns what surrounds a backup run for the people and systems watching it:
 // the dead-man's-switch start ping, the run itself, then the events it
-// warrants (failed at once, recovered after failures, succeeded for pings)
-// and the Prometheus textfile. Shared by the CLI and, later, the daemon.
-// Notifications never change the run's outcome or exit code.
+// warrants (failed at once, recovered after failures, succeeded for pings),
+// the weekly report when due, and the Prometheus textfile. Shared by the CLI
+// and, later, the daemon. Invariant: notifications never change the run's
+// outcome or exit code.
 
 import { hostname } from 'node:os';
 import type { LoadedConfig } from '../config/load.ts';
-import { readRuns } from '../storage/run-history.ts';
-import { backupStartedEvent, eventsForBackupOutcome } from '../notify/backup-events.ts';
+import { readRuns } from '../storage/state-store.ts';
+import { backupStartedEvent, eventsForBackupOutcome } from './backup-events.ts';
 import { runBackup, type BackupOutcome } from './backup.ts';
-import { buildMetrics, writePrometheusTextfile } from './metrics.ts';
-import type { Clock, RunReporter } from './ports.ts';
+import { buildMetrics } from './metrics.ts';
+import { writePrometheusTextfile } from '../notify/prometheus-text.ts';
+import type { Clock, RunReporter } from '../core/ports.ts';
 import { notifierForJob } from './job-notifier.ts';
-import { readNotifyState, writeNotifyState } from '../notify/state.ts';
-import type { Notifier } from '../notify/notifier.ts';
-import { gatherWeeklyReport, localDay, weeklyReportEvent } from './report.ts';
-
-/**
- * The seed mailed its report on Sundays after the successful backup: on
- * `notify.report_day` (a local day in `retention.timezone`), after the first
- * successful run of that day, once.
- */
-async function sendWeeklyReportIfDue(loaded: LoadedConfig, notifier: Notifier, now: Date, reporter: RunReporter): Promise<void> {
-  if (notifier.channels.length === 0) return;
-  const { day, weekday } = localDay(now, loaded.config.retention.timezone);
-  if (weekday !== loaded.config.notify.report_day) return;
-  const memory = await readNotifyState(loaded.repositoryPath);
-  if (memory.reportSentOn === day) return;
-  const deliveries = await notifier.send(weeklyReportEvent(await gatherWeeklyReport(loaded, now), now));
-  if (deliveries.some((delivery) => delivery.ok)) {
-    await writeNotifyState(loaded.repositoryPath, { ...(await readNotifyState(loaded.repositoryPath)), reportSentOn: day });
-    reporter.step(`weekly report sent (${loaded.config.notify.report_day})`);
-  }
-}
+import { sendWeeklyReportIfDue } from './report-delivery.ts';
 
 export interface BackupAndNotifyRequest {
   loaded: LoadedConfig;
   only?: string[];
+  keep?: string;
   clock: Clock;
   reporter: RunReporter;
   signal?: AbortSignal;

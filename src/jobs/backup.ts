@@ -17,11 +17,14 @@ import type { ArtifactContent, SourceContext, SourceFacts } from '../sources/sou
 import { artifactExtension, checkCompressorAvailable, createCompressor } from '../stages/codec.ts';
 import { COMPRESSION_LEVELS, type Config } from '../config/schema.ts';
 import { ByteCounter } from '../stages/hash.ts';
-import { LocalRepository } from '../storage/local-repository.ts';
+import type { LocalRepository } from '../storage/local-repository.ts';
+import { openRepository } from '../storage/open-repository.ts';
+import { readyForBackup } from '../storage/repository-init.ts';
+import type { DestinationWrappers } from '../storage/destination-wrappers.ts';
 import { acquireJobLock } from '../storage/job-lock.ts';
-import { appendRun, type RunRecord } from '../storage/run-history.ts';
+import { appendRun, type RunRecord } from '../storage/state-store.ts';
 import { openRunLog, type RunLog } from './run-log.ts';
-import type { Clock, RunReporter } from './ports.ts';
+import type { Clock, RunReporter } from '../core/ports.ts';
 import { restorableVersion } from './version.ts';
 import { formatBytes, formatSeconds } from '../core/units.ts';
 import { ensureRoomForNextSet } from './disk-space.ts';
@@ -31,10 +34,13 @@ export interface BackupRequest {
   loaded: LoadedConfig;
   /** Source names to run; all when absent. */
   only?: string[];
+  keep?: string; // `--keep NOTE`: pins the set; retention keeps it until `restorable unpin`
   clock: Clock;
   reporter: RunReporter;
   /** Aborted on SIGINT/SIGTERM: the run stops, cleans up, publishes nothing. */
   signal?: AbortSignal;
+  /** Wrappers around the repository's destination (composeDestination); tests inject faults here. */
+  destinationWrappers?: DestinationWrappers;
 }
 
 export interface SourceWarningLine extends SourceWarning {
@@ -61,8 +67,9 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
   const started = performance.now();
   const warnings: SourceWarningLine[] = [];
   const sourceNames = selectSourceNames(request);
-  const repository = new LocalRepository(loaded.repositoryPath);
-  await repository.prepare(sourceNames);
+  const repository = openRepository(loaded, request.destinationWrappers);
+  const refused = await readyForBackup(repository, { app: config.app, sourceNames, now: startedAt, note: (message) => reporter.warn(message) });
+  if (refused) return { status: 'failed', error: refused, warnings, durationMs: Math.round(performance.now() - started) };
 
   const lock = await acquireJobLock(repository.root, 'backup', startedAt);
   let runLog: RunLog | undefined;
@@ -164,7 +171,7 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
     artifacts.sort((a, b) => sources.findIndex((s) => s.name === a.source) - sources.findIndex((s) => s.name === b.source));
     const degraded = artifacts.some((artifact) => artifact.details.degraded === true);
     const finishedAt = clock.now();
-    const manifest = composeManifest({ setId, job: config.app, startedAt, finishedAt, started, status: degraded ? 'warning' : 'ok', artifacts });
+    const manifest = composeManifest({ setId, job: config.app, startedAt, finishedAt, started, status: degraded ? 'warning' : 'ok', artifacts, pin: request.keep === undefined ? undefined : { note: request.keep, at: finishedAt.toISOString() } });
     await repository.publishSet(manifest, written);
     step(`set ${setId} complete: ${artifacts.length} artifact(s), manifest written`);
 
@@ -254,6 +261,7 @@ export function composeManifest(facts: {
   status: Manifest['status'];
   artifacts: ArtifactRecord[];
   safety?: Manifest['safety'];
+  pin?: Manifest['pin'];
 }): Manifest {
   return {
     format: MANIFEST_FORMAT,
@@ -269,6 +277,7 @@ export function composeManifest(facts: {
     status: facts.status,
     artifacts: facts.artifacts,
     ...(facts.safety ? { safety: facts.safety } : {}),
+    ...(facts.pin ? { pin: facts.pin } : {}),
   };
 }
 

@@ -5,13 +5,8 @@
 // CRITICAL, see src/checks/check.ts). When the repository cannot be read at
 // all, nothing else can be graded and the whole result is UNKNOWN.
 
-import { stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { RestorableError } from '../core/errors.ts';
 import type { LoadedConfig } from '../config/load.ts';
-import { LocalRepository } from '../storage/local-repository.ts';
-import { lockPath, readHolder } from '../storage/job-lock.ts';
-import { readRuns, runHistoryPath } from '../storage/run-history.ts';
 import {
   compareBySeverity,
   formatAge,
@@ -22,15 +17,13 @@ import {
   type CheckContext,
   type CheckResult,
   type CheckState,
-  type FilesystemSpaceFact,
   type Perfdata,
 } from '../checks/check.ts';
 import { defaultChecks } from '../checks/registry.ts';
 import { newestSetPerSource, setStartedAt } from '../checks/age.ts';
 import { formatPercent } from '../checks/disk.ts';
-import { lockFilePresent } from '../checks/lock.ts';
-import { filesystemSpace } from './disk-space.ts';
-import type { Clock } from './ports.ts';
+import { evaluateChecks, gatherCheckContext } from '../checks/check-snapshot.ts';
+import type { Clock } from '../core/ports.ts';
 
 export interface CheckRequest {
   loaded: LoadedConfig;
@@ -57,104 +50,14 @@ export async function runCheck(request: CheckRequest): Promise<CheckReport> {
   try {
     context = await gatherCheckContext(loaded, request.clock.now());
   } catch (error) {
-    // A repository with a planted symlink is not "unknown": someone who should not has written into it.
-    if (error instanceof RestorableError && error.code === 'REPOSITORY_UNSAFE') {
+    // Not "unknown": a planted symlink means someone wrote into it; a missing repository means no backups are there.
+    if (error instanceof RestorableError && (error.code === 'REPOSITORY_UNSAFE' || error.code === 'REPOSITORY_MISSING')) {
       return combine(loaded, undefined, [{ name: 'repository', state: 'CRITICAL', summary: error.message, remedy: error.remedy, perfdata: [] }]);
     }
     if (!(error instanceof RestorableError) || error.code !== 'REPOSITORY_UNREADABLE') throw error;
     return combine(loaded, undefined, [{ name: 'repository', state: 'UNKNOWN', summary: error.message, remedy: error.remedy, perfdata: [] }]);
   }
   return combine(loaded, context, await evaluateChecks(context, request.checks ?? defaultChecks));
-}
-
-/**
- * Reads everything the checks grade. Throws REPOSITORY_UNREADABLE when the
- * sets or the run history cannot be read (a repository path that is a file,
- * a directory without permission); a repository that does not exist yet is
- * simply empty.
- */
-export async function gatherCheckContext(loaded: LoadedConfig, now: Date): Promise<CheckContext> {
-  const root = loaded.repositoryPath;
-  const repository = new LocalRepository(root);
-  const unreadableManifests: CheckContext['unreadableManifests'] = [];
-  const unreadable = (what: string, path: string, error: unknown) =>
-    new RestorableError(`the repository ${root} cannot be read: ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
-      code: 'REPOSITORY_UNREADABLE',
-      where: { job: loaded.config.app, path },
-      remedy: `check that \`repository\` in ${loaded.path} names the backup directory and that the user running \`restorable check\` may read it (usually root)`,
-      cause: error,
-    });
-
-  let sets: CheckContext['sets'];
-  try {
-    sets = await repository.listSets((setId, error) => unreadableManifests.push({ setId, message: error.message }));
-  } catch (error) {
-    if (error instanceof RestorableError && error.code === 'REPOSITORY_UNSAFE') throw error;
-    throw unreadable('listing', repository.absolute('manifests'), error);
-  }
-  let runs: CheckContext['runs'];
-  try {
-    runs = await readRuns(root);
-  } catch (error) {
-    throw unreadable('reading', runHistoryPath(root), error);
-  }
-  const path = lockPath(root);
-  let present: boolean;
-  try {
-    present = await lockFilePresent(path);
-  } catch (error) {
-    throw unreadable('reading', path, error);
-  }
-  return {
-    job: loaded.config.app,
-    config: loaded.config,
-    repositoryRoot: root,
-    now,
-    sets,
-    unreadableManifests,
-    runs,
-    space: await measureSpace(root),
-    lock: { path, present, holder: present ? await readHolder(path) : undefined },
-  };
-}
-
-/** Runs each check; one that throws is UNKNOWN with its reason and does not stop the others. */
-export async function evaluateChecks(context: CheckContext, checks: readonly Check[]): Promise<CheckResult[]> {
-  const results: CheckResult[] = [];
-  for (const check of checks) {
-    try {
-      results.push(...(await check(context)));
-    } catch (error) {
-      const name = check.name.replace(/Check$/, '') || 'check';
-      results.push({
-        name,
-        state: 'UNKNOWN',
-        summary: `the ${name} check could not be evaluated: ${(error as Error).message}`,
-        remedy: error instanceof RestorableError && error.remedy ? error.remedy : 'rerun with RESTORABLE_DEBUG=1 and report it if the cause is not obvious',
-        perfdata: [],
-      });
-    }
-  }
-  return results;
-}
-
-/** Free space where the repository is, or will be: before the first run, its nearest existing parent. */
-async function measureSpace(root: string): Promise<FilesystemSpaceFact | { error: string }> {
-  let measuredAt = root;
-  try {
-    for (;;) {
-      try {
-        await stat(measuredAt);
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(measuredAt) === measuredAt) throw error;
-        measuredAt = dirname(measuredAt);
-      }
-    }
-    return { measuredAt, ...(await filesystemSpace(measuredAt)) };
-  } catch (error) {
-    return { error: `${(error as NodeJS.ErrnoException).code ?? (error as Error).message} on ${measuredAt}` };
-  }
 }
 
 function combine(loaded: LoadedConfig, context: CheckContext | undefined, checks: CheckResult[]): CheckReport {

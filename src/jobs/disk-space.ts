@@ -4,31 +4,18 @@
 // `retention.make_space: true` it first deletes the sets the policy would
 // delete next — never any other.
 
-import { statfs } from 'node:fs/promises';
 import { RestorableError } from '../core/errors.ts';
 import { applyRetention } from '../core/retention.ts';
-import { dateOfSetId, setIdFor } from '../core/naming.ts';
+import { retentionCandidateOf } from './prune.ts';
+import { setIdFor } from '../core/naming.ts';
 import { totalSizeBytes } from '../core/manifest.ts';
 import { formatBytes } from '../core/units.ts';
-import { parseFreeSpace } from '../config/schema.ts';
 import type { Config } from '../config/schema.ts';
 import type { LocalRepository } from '../storage/local-repository.ts';
+import { filesystemSpace, reserveBytes } from '../storage/filesystem-space.ts';
 
-export interface FilesystemSpace {
-  freeBytes: number;
-  totalBytes: number;
-}
-
-export async function filesystemSpace(path: string): Promise<FilesystemSpace> {
-  const stats = await statfs(path);
-  return { freeBytes: stats.bavail * stats.bsize, totalBytes: stats.blocks * stats.bsize };
-}
-
-/** Bytes that must stay free, from `monitor.min_free` ("10%" or "5GB"). */
-export function reserveBytes(minFree: string, totalBytes: number): number {
-  const parsed = parseFreeSpace(minFree);
-  return 'percent' in parsed ? Math.ceil((totalBytes * parsed.percent) / 100) : parsed.bytes;
-}
+// check and report read the repository's filesystem the same way.
+export { filesystemSpace, type FilesystemSpace } from '../storage/filesystem-space.ts';
 
 export interface SpaceDecision {
   estimateBytes: number;
@@ -60,7 +47,7 @@ export async function ensureRoomForNextSet(
   if (!fits() && config.retention.make_space) {
     // The sets the policy would remove once this run's set exists, oldest first.
     const upcoming = { setId: setIdFor(now), createdAt: now, stored: undefined };
-    const candidates = [...sets.map((stored) => ({ setId: stored.manifest.setId, createdAt: dateOfSetId(stored.manifest.setId), stored })), upcoming];
+    const candidates = [...sets.map(retentionCandidateOf), upcoming];
     const removable = applyRetention(candidates, config.retention).remove.filter((set) => set.stored !== undefined).reverse();
     for (const set of removable) {
       if (fits()) break;

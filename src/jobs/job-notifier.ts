@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import type { LoadedConfig } from '../config/load.ts';
 import { createNotifier, type Notifier } from '../notify/notifier.ts';
 import { secretsOfSources } from '../sources/registry.ts';
-import type { Clock } from './ports.ts';
+import type { Clock } from '../core/ports.ts';
 
 /** `onProblem` hears about channels that failed (never about the secrets). */
 export function notifierForJob(loaded: LoadedConfig, clock: Clock, onProblem: (message: string) => void): Notifier {

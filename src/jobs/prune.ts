@@ -1,20 +1,26 @@
 // Owns applying retention to the local repository: plan (pure, with reasons),
 // then delete each removed set manifest-first. `dryRun` prints the same plan
 // and deletes nothing. Runs on its own (`restorable prune`) or right after a
-// successful backup, which already holds the job lock.
+// successful backup, which already holds the job lock. The dry run is the
+// destination's (composeDestination: removes are reported, not done); here
+// only the words and the outcome's "actually deleted" fields tell it apart.
+//
+// Retention is per source (core/retention.ts): each source's timeline keeps
+// its own sets, pins and `within` keep sets whatever the counts say.
 //
 // Damaged sets (a manifest that is unreadable or fails the schema) never
 // enter the plan: they neither count as the newest complete set nor are
 // deleted through the paths they name. `removeDamaged` removes the manifest
 // file of named damaged sets, and only that file, when the operator asks.
 
-import { LocalRepository, type StoredSet } from '../storage/local-repository.ts';
+import type { LocalRepository, StoredSet } from '../storage/local-repository.ts';
+import { openRepository } from '../storage/open-repository.ts';
 import { acquireJobLock } from '../storage/job-lock.ts';
-import { applyRetention, type RetentionPolicy } from '../core/retention.ts';
+import { applyRetention, type RetentionCandidate, type RetentionPolicy } from '../core/retention.ts';
 import { dateOfSetId } from '../core/naming.ts';
 import { totalSizeBytes } from '../core/manifest.ts';
 import type { LoadedConfig } from '../config/load.ts';
-import type { Clock, RunReporter } from './ports.ts';
+import type { Clock, RunReporter } from '../core/ports.ts';
 import { RestorableError } from '../core/errors.ts';
 
 export interface PrunePlanEntry {
@@ -49,6 +55,15 @@ export interface PruneRequest {
   removeDamaged?: string[];
 }
 
+/**
+ * A stored set as retention sees it: its date, the sources it holds (it is on
+ * each one's timeline) and its pin. disk-space.ts's make_space plans with it too.
+ */
+export function retentionCandidateOf(stored: StoredSet): RetentionCandidate & { stored: StoredSet } {
+  const { manifest } = stored;
+  return { setId: manifest.setId, createdAt: dateOfSetId(manifest.setId), sources: manifest.artifacts.map((artifact) => artifact.source), pin: manifest.pin?.note, stored };
+}
+
 /** The retention plan over the complete sets of a repository. Pure apart from reading manifests. */
 export async function planRetention(
   repository: LocalRepository,
@@ -60,7 +75,7 @@ export async function planRetention(
   // Safety sets stand outside every timeline: they neither push a backup out
   // nor are kept by the count rules; their own expiry decides.
   const sets = all.filter((stored) => !stored.manifest.safety);
-  const candidates = sets.map((stored) => ({ setId: stored.manifest.setId, createdAt: dateOfSetId(stored.manifest.setId), stored }));
+  const candidates = sets.map(retentionCandidateOf);
   const plan = applyRetention(candidates, policy);
   const keep: PrunePlanEntry[] = plan.keep.map((set) => ({ setId: set.setId, sizeBytes: totalSizeBytes(set.stored.manifest), reasons: set.reasons }));
   const remove: Array<PrunePlanEntry & { stored: StoredSet }> = plan.remove.map((set) => ({ setId: set.setId, sizeBytes: totalSizeBytes(set.stored.manifest), reasons: [], stored: set.stored }));
@@ -79,7 +94,7 @@ export async function planRetention(
 
 export async function runPrune(request: PruneRequest): Promise<PruneOutcome> {
   const { loaded, reporter } = request;
-  const repository = new LocalRepository(loaded.repositoryPath);
+  const repository = openRepository(loaded, { dryRun: request.dryRun });
   const lock = request.lockHeld || request.dryRun ? undefined : await acquireJobLock(repository.root, 'prune', request.clock.now());
   try {
     const swept = lock ? await repository.sweepLeftovers(Object.keys(loaded.config.sources)) : [];
@@ -95,35 +110,28 @@ export async function runPrune(request: PruneRequest): Promise<PruneOutcome> {
         remedy: damaged.length > 0 ? `the damaged sets are: ${damaged.map((set) => set.setId).join(', ')}` : 'no set is damaged: `restorable list` shows none',
       });
     }
+    const removed = request.dryRun ? 'would remove' : 'removed';
     for (const setId of request.removeDamaged ?? []) {
-      if (request.dryRun) {
-        reporter.step(`would remove the damaged manifest of set ${setId}`);
-        continue;
-      }
       const path = await repository.deleteDamagedManifest(setId);
       removedDamaged.push(path);
-      reporter.step(`removed the damaged manifest ${path} (no file it names was touched)`);
+      reporter.step(`${removed} the damaged manifest ${path} (no file it names was touched)`);
     }
     const deletedPaths: string[] = [];
     let freedBytes = 0;
     for (const set of plan.remove) {
-      if (request.dryRun) {
-        reporter.step(`would remove set ${set.setId}`);
-        continue;
-      }
       deletedPaths.push(...(await repository.deleteSet(set.stored.manifest)));
       freedBytes += set.sizeBytes;
-      reporter.step(`removed set ${set.setId} (retention)`);
+      reporter.step(`${removed} set ${set.setId} (retention)`);
     }
+    // What a dry run's destination only reported was not deleted.
+    const deleted = request.dryRun ? { deletedPaths: [], freedBytes: 0, removedDamaged: [] } : { deletedPaths, freedBytes, removedDamaged };
     return {
       dryRun: request.dryRun,
       keep: plan.keep,
       remove: plan.remove.map(({ stored: _stored, ...entry }) => entry),
-      deletedPaths,
-      freedBytes,
+      ...deleted,
       swept,
       damaged,
-      removedDamaged,
     };
   } finally {
     await lock?.release();

@@ -1,13 +1,13 @@
 // Owns the weekly report (the seed's Sunday mail): per source the sets of the
 // last 7 days, sizes and their trend, durations, success rate, the last drill
 // and its restore time, disk free, and offsite state — as data, plain text and
-// HTML. Also decides when it is due: on `notify.report_day`, after the first
-// successful backup of that day (in `retention.timezone`), once.
+// HTML, and the local day and weekday it is due on (report-delivery.ts sends
+// it). Invariant: it only reads (the sets and the run history).
 
 import { hostname } from 'node:os';
 import type { LoadedConfig } from '../config/load.ts';
-import { LocalRepository } from '../storage/local-repository.ts';
-import { readRuns, type RunRecord } from '../storage/run-history.ts';
+import { openRepository } from '../storage/open-repository.ts';
+import { readRuns, type RunRecord } from '../storage/state-store.ts';
 import { filesystemSpace } from './disk-space.ts';
 import { formatBytes, formatSeconds } from '../core/units.ts';
 import { totalSizeBytes } from '../core/manifest.ts';
@@ -43,7 +43,7 @@ export interface WeeklyReportData {
 }
 
 export async function gatherWeeklyReport(loaded: LoadedConfig, now: Date): Promise<WeeklyReportData> {
-  const repository = new LocalRepository(loaded.repositoryPath);
+  const repository = openRepository(loaded);
   const since = new Date(now.getTime() - WEEK_MS);
   const inWeek = (iso: string) => new Date(iso) >= since && new Date(iso) <= now;
   const runs = await readRuns(repository.root);
@@ -98,7 +98,7 @@ export async function gatherWeeklyReport(loaded: LoadedConfig, now: Date): Promi
           at: lastDrill.startedAt,
           status: lastDrill.status,
           setId: lastDrill.setId,
-          restoreSeconds: lastDrill.details?.restoreSeconds as Record<string, number> | undefined,
+          restoreSeconds: lastDrill.details?.restoreSeconds,
         }
       : undefined,
     disk,
@@ -131,13 +131,21 @@ export function weeklyReportText(data: WeeklyReportData): string {
       : 'Disk: could not be measured',
     data.lastDrill
       ? `Last restore drill: ${data.lastDrill.status} at ${data.lastDrill.at}${data.lastDrill.setId ? ` (set ${data.lastDrill.setId})` : ''}` +
-        (data.lastDrill.restoreSeconds
-          ? `, restore time ${Object.entries(data.lastDrill.restoreSeconds).map(([source, seconds]) => `${source} ${seconds.toFixed(1)} s`).join(', ')}`
-          : '')
+        restoreTimeText(data.lastDrill.restoreSeconds)
       : 'Last restore drill: none recorded (configure drills to prove the sets restorable)',
     `Offsite: ${data.offsite}`,
   ];
   return lines.join('\n') + '\n';
+}
+
+/**
+ * `, restore time db 4.2 s, files 1.0 s`, or nothing: a drill that failed
+ * before any restore finished records no (or an empty) restoreSeconds, and a
+ * "restore time" with nothing after it reads like a bug.
+ */
+function restoreTimeText(restoreSeconds: Record<string, number> | undefined): string {
+  const timed = Object.entries(restoreSeconds ?? {}).filter(([, seconds]) => typeof seconds === 'number' && Number.isFinite(seconds));
+  return timed.length > 0 ? `, restore time ${timed.map(([source, seconds]) => `${source} ${seconds.toFixed(1)} s`).join(', ')}` : '';
 }
 
 export function weeklyReportEvent(data: WeeklyReportData, now: Date): WeeklyReport {

@@ -2,9 +2,9 @@
 // alike): `<url>/start` when a backup starts, `<url>` when it succeeded,
 // `<url>/fail` with the error when it failed. The external service alerts when a
 // ping is late or never comes, which covers what no local alert can: the host is
-// down, cron never ran the job, or mail from this host is lost (F4).
+// down, cron never ran the job, or mail from this host is lost.
 
-import { parseDurationMs, type NotifyConfig } from '../config/schema.ts';
+import type { NotifyConfig } from '../config/schema.ts';
 import type { NotifyEvent } from './events.ts';
 import type { RenderedMessage } from './render.ts';
 import { httpTarget, postWithDeadline, type HttpTarget } from './http-post.ts';
@@ -51,6 +51,6 @@ export async function sendHealthchecksPing(config: HealthchecksConfig, ping: Hea
   await postWithDeadline(pingTarget(config.url, ping.path), {
     body: ping.body,
     contentType: 'text/plain; charset=utf-8',
-    timeoutMs: parseDurationMs(config.timeout),
+    timeoutMs: config.timeout_ms,
   });
 }

@@ -12,7 +12,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseDurationMs, type NotifyConfig } from '../config/schema.ts';
+import type { NotifyConfig } from '../config/schema.ts';
 import type { NotifyEvent } from './events.ts';
 import { formatElapsed, type RenderedMessage } from './render.ts';
 import { DeliveryError } from './http-post.ts';
@@ -54,7 +54,7 @@ export interface MailSendOptions {
 
 export async function sendMail(email: EmailConfig, event: NotifyEvent, message: RenderedMessage, options: MailSendOptions): Promise<void> {
   const { smtp } = email;
-  const timeoutMs = parseDurationMs(smtp.timeout);
+  const timeoutMs = smtp.timeout_ms;
   const relay = `SMTP ${smtp.host}:${smtp.port}`;
   let ca: string | undefined;
   if (smtp.ca_file !== undefined) {
@@ -66,8 +66,8 @@ export async function sendMail(email: EmailConfig, event: NotifyEvent, message: 
     }
   }
   const authenticates = smtp.user !== undefined && options.password !== undefined;
-  // Loaded only when a mail is sent: nodemailer is the heaviest module to load
-  // (about 0.1 s), and most runs of every command send none.
+  // Loaded only when a mail is sent: nodemailer is the heaviest module to load,
+  // and most runs of every command send none.
   const { default: nodemailer } = await import('nodemailer');
   const transport = nodemailer.createTransport({
     host: smtp.host,

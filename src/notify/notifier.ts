@@ -6,8 +6,8 @@
 // this module (messages, bodies, log lines, records) is redacted first.
 
 import { hostname } from 'node:os';
-import { parseDurationMs, type NotifyConfig, type NotifyEventName } from '../config/schema.ts';
-import type { Clock } from '../jobs/ports.ts';
+import type { NotifyConfig, NotifyEventName } from '../config/schema.ts';
+import type { Clock } from '../core/ports.ts';
 import type { NotifyEvent, NotifyEventKind } from './events.ts';
 import { renderEvent, type RenderedMessage } from './render.ts';
 import { createRedactor, type Redactor } from './redact.ts';
@@ -16,7 +16,7 @@ import { postWebhook } from './webhook.ts';
 import { healthchecksPingFor, sendHealthchecksPing } from './healthchecks.ts';
 import { httpTarget } from './http-post.ts';
 import { appendNotificationRecords, type Delivery, type NotificationRecord } from './delivery-records.ts';
-import { alertOnCheckState, type CheckResult, type CheckStateAlert } from './state.ts';
+import { alertOnCheckState, type MonitorVerdict, type CheckStateAlert } from './state.ts';
 
 export type NotifyLogLevel = 'info' | 'warn' | 'error';
 export type NotifyLog = (level: NotifyLogLevel, message: string, fields?: Record<string, unknown>) => void;
@@ -41,7 +41,7 @@ export interface Notifier {
   /** Sends to every channel that wants this event. Resolves (never rejects) within the channels' deadlines. */
   send(event: NotifyEvent): Promise<Delivery[]>;
   /** For `check`: announces the state if the repeat rule says so, and remembers it. Never rejects. */
-  notifyCheckState(result: CheckResult): Promise<CheckStateAlert>;
+  notifyCheckState(result: MonitorVerdict): Promise<CheckStateAlert>;
   /** Names of the configured channels, as they appear in deliveries. */
   readonly channels: string[];
 }
@@ -129,7 +129,7 @@ export function createNotifier(config: NotifyConfig, options: NotifierOptions): 
           job: options.job,
           host,
           now: options.clock.now(),
-          repeatAfterMs: parseDurationMs(config.repeat_after),
+          repeatAfterMs: config.repeat_after_ms,
           send,
           log,
         });
@@ -174,7 +174,7 @@ function buildChannels(config: NotifyConfig, configDir: string): Channel[] {
     const events = new Set<NotifyEventKind>(email.events ?? DEFAULT_EMAIL_EVENTS);
     channels.push({
       name: 'email',
-      timeoutMs: parseDurationMs(email.smtp.timeout),
+      timeoutMs: email.smtp.timeout_ms,
       secrets: [],
       wants: (kind) => events.has(kind),
       async deliver({ event, message, smtpPassword }) {
@@ -196,7 +196,7 @@ function buildChannels(config: NotifyConfig, configDir: string): Channel[] {
     const target = httpTarget(webhook.url);
     channels.push({
       name: uniqueName(`webhook:${webhook.format}:${target.label}`),
-      timeoutMs: parseDurationMs(webhook.timeout),
+      timeoutMs: webhook.timeout_ms,
       secrets: target.secrets,
       wants: (kind) => events.has(kind),
       deliver: ({ event, message }) => postWebhook(webhook, event, message),
@@ -208,7 +208,7 @@ function buildChannels(config: NotifyConfig, configDir: string): Channel[] {
     const target = httpTarget(healthchecks.url);
     channels.push({
       name: uniqueName(`healthchecks:${target.label}`),
-      timeoutMs: parseDurationMs(healthchecks.timeout),
+      timeoutMs: healthchecks.timeout_ms,
       secrets: target.secrets,
       wants: (kind) => HEALTHCHECKS_EVENTS.includes(kind),
       async deliver({ event, message }) {

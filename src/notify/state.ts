@@ -1,16 +1,16 @@
 // Owns the rule that keeps `check` alerts useful instead of noisy: announce a
 // change of state (OK -> WARNING -> CRITICAL, and back to OK as a recovery),
 // repeat a state that is not OK no more often than `repeat_after`, and say
-// nothing while all is well. Its memory is `<repository>/.restorable/notify-state.json`
-// (the state last announced, when, and since when it holds). A state counts as
-// announced only when a channel took it (or no channel wants it): when every
-// channel failed, the next `check` tries again instead of staying silent (F4).
+// nothing while all is well. Its memory is `notify-state.json` in the state
+// store (the state last announced, when, and since when it holds).
+// Invariants: a state counts as announced only when a channel took it (or no
+// channel wants it): when every channel failed, the next `check` tries again
+// instead of staying silent. An absent or unreadable memory means "alert",
+// never "silence".
 
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { STATE_DIR, writeFileAtomically } from '../storage/local-repository.ts';
+import { readStateJson, statePath, writeStateJson } from '../storage/state-store.ts';
 import type { CheckState, CheckStateHasChanged, IsoTime } from './events.ts';
-import { ensureStateDir, type Delivery } from './delivery-records.ts';
+import type { Delivery } from './delivery-records.ts';
 
 export interface NotifiedCheckState {
   state: CheckState;
@@ -49,33 +49,35 @@ export function shouldNotifyCheckState(
 }
 
 export function notifyStatePath(repositoryRoot: string): string {
-  return join(repositoryRoot, STATE_DIR, 'notify-state.json');
+  return statePath(repositoryRoot, 'notify-state.json');
 }
 
 /** The remembered state; an absent or unreadable file is an empty memory (which errs towards alerting). */
 export async function readNotifyState(repositoryRoot: string): Promise<NotifyState> {
-  try {
-    const value = JSON.parse(await readFile(notifyStatePath(repositoryRoot), 'utf8')) as Partial<NotifyState>;
-    const check = value.check;
-    const valid = check !== undefined && ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'].includes(check.state) && typeof check.notifiedAt === 'string';
-    const reportSentOn = typeof value.reportSentOn === 'string' ? value.reportSentOn : undefined;
-    return { version: 1, ...(valid ? { check: { ...check, since: check.since ?? check.notifiedAt } } : {}), ...(reportSentOn ? { reportSentOn } : {}) };
-  } catch {
-    return { version: 1 };
-  }
+  const value = await readStateJson(repositoryRoot, 'notify-state.json');
+  if (typeof value !== 'object' || value === null) return { version: 1 };
+  const { check, reportSentOn } = value as Partial<NotifyState>;
+  const valid = typeof check === 'object' && check !== null && ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'].includes(check.state) && typeof check.notifiedAt === 'string';
+  return {
+    version: 1,
+    ...(valid ? { check: { ...check, since: check.since ?? check.notifiedAt } } : {}),
+    ...(typeof reportSentOn === 'string' && reportSentOn ? { reportSentOn } : {}),
+  };
 }
 
 export async function writeNotifyState(repositoryRoot: string, state: NotifyState): Promise<void> {
-  await ensureStateDir(repositoryRoot);
-  await writeFileAtomically(notifyStatePath(repositoryRoot), JSON.stringify(state, null, 2) + '\n');
+  await writeStateJson(repositoryRoot, 'notify-state.json', state);
 }
 
-/** What `check` found, as the notifier needs it. */
-export interface CheckResult {
+/**
+ * What `check` found as a whole, as the notifier needs it (not one monitor
+ * check's result, which is checks/check.ts's CheckResult).
+ */
+export interface MonitorVerdict {
   state: CheckState;
-  /** The check's first line. */
+  /** The first line of `check`'s output. */
   summary: string;
-  /** One line per check that is not OK. */
+  /** One line per monitor check that is not OK. */
   problems: string[];
 }
 
@@ -99,7 +101,7 @@ export interface CheckStateAlertContext {
 }
 
 /** Decide, send, remember. Never throws: a broken memory file means "alert", never "silence". */
-export async function alertOnCheckState(result: CheckResult, context: CheckStateAlertContext): Promise<CheckStateAlert> {
+export async function alertOnCheckState(result: MonitorVerdict, context: CheckStateAlertContext): Promise<CheckStateAlert> {
   const memory = await readNotifyState(context.repositoryRoot);
   const decision = shouldNotifyCheckState(memory.check, result.state, context.now, context.repeatAfterMs);
   if (!decision.notify) return { decision, deliveries: [], remembered: true };

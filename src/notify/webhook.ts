@@ -4,7 +4,7 @@
 // with Title/Priority/Tags headers so a phone shows severity at a glance.
 // Shaping is pure (webhookRequest) so every format is testable without a server.
 
-import { parseDurationMs, type NotifyConfig } from '../config/schema.ts';
+import type { NotifyConfig } from '../config/schema.ts';
 import type { NotifyEvent, Severity } from './events.ts';
 import type { RenderedMessage } from './render.ts';
 import { httpTarget, postWithDeadline } from './http-post.ts';
@@ -64,7 +64,7 @@ export function webhookRequest(format: WebhookFormat, event: NotifyEvent, messag
 
 export async function postWebhook(webhook: WebhookConfig, event: NotifyEvent, message: RenderedMessage): Promise<void> {
   const request = webhookRequest(webhook.format, event, message);
-  await postWithDeadline(httpTarget(webhook.url), { ...request, timeoutMs: parseDurationMs(webhook.timeout) });
+  await postWithDeadline(httpTarget(webhook.url), { ...request, timeoutMs: webhook.timeout_ms });
 }
 
 /** Header values must be Latin-1 for fetch; ntfy decodes RFC 2047 encoded words. */

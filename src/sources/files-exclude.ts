@@ -1,6 +1,6 @@
 // Owns what the files source leaves out: the operator's `exclude` globs and the
-// paths that must never be archived (the repository, the run's scratch dir;
-// research note F12: a backup that contains itself grows without bound).
+// paths that must never be archived (the repository, the run's scratch dir:
+// a backup that contains itself grows without bound).
 //
 // Semantics of `exclude` (picomatch, `dot: true`, so dotfiles match):
 //   - a pattern without `/` matches the NAME of an entry at any depth:

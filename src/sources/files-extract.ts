@@ -19,7 +19,7 @@
 //     first, through descriptors of the opened directories. The caller moves
 //     the tree into place only after that, so the tree is never reachable by
 //     others while it is still being changed.
-//   - Files are written in 1 MiB batches; aligned 64 KiB blocks of zeros are
+//   - Files are written in 1 MiB batches (files-write.ts); aligned 64 KiB blocks of zeros are
 //     skipped (seek, not write) and the size set with ftruncate, so sparse
 //     files come back sparse instead of filling the disk.
 //   - Entries are processed in archive order, with backpressure from the disk
@@ -40,6 +40,7 @@ import { Writable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
 import { RestorableError } from '../core/errors.ts';
 import { DIRECTORY_NOFOLLOW, type DirectoryAnchor } from './files-dir-anchor.ts';
+import { applyDirectoryRecord, fileFacts, writeAll, writeSparseBody, WRITE_BATCH_BYTES, type DirectoryRecord, type FileFacts } from './files-write.ts';
 import { EntryGuard, EntryRefusal, type GuardedEntry } from './files-entry-guard.ts';
 
 export interface ExtractedCounts {
@@ -62,45 +63,11 @@ export interface ExtractionOptions {
   onWritten?: (bytes: number) => void;
 }
 
-/** Writes are gathered into batches of this size; holes are found in blocks of HOLE_BLOCK_BYTES. */
-const WRITE_BATCH_BYTES = 1024 * 1024;
-const HOLE_BLOCK_BYTES = 64 * 1024;
-const ZERO_BLOCK = Buffer.alloc(HOLE_BLOCK_BYTES);
 /** Files are created like this: never through a symlink, never over an existing name. */
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 /** Files up to this size are read whole and written in the background, this many at a time. */
 const SMALL_FILE_BYTES = 64 * 1024;
 const SMALL_FILES_IN_FLIGHT = 16;
-
-interface FileFacts {
-  mode: number;
-  size: number;
-  uid: number | undefined;
-  gid: number | undefined;
-  atime: Date | undefined;
-  mtime: Date | undefined;
-}
-
-/** What a file's entry says about it, kept after the entry itself has moved on. */
-function fileFacts(entry: ReadEntry): FileFacts {
-  return {
-    mode: (entry.mode ?? 0o644) & 0o7777,
-    size: entry.size,
-    uid: typeof entry.uid === 'number' ? entry.uid : undefined,
-    gid: typeof entry.gid === 'number' ? entry.gid : undefined,
-    atime: entry.atime,
-    mtime: entry.mtime,
-  };
-}
-
-export interface DirectoryRecord {
-  name: string;
-  mode: number | undefined;
-  uid: number | undefined;
-  gid: number | undefined;
-  atime: Date | undefined;
-  mtime: Date | undefined;
-}
 
 interface SymlinkRecord {
   target: string;
@@ -344,7 +311,7 @@ export class TarExtraction {
     const facts = fileFacts(entry);
     const handle = await this.createFile(name, facts.mode);
     try {
-      const size = await this.writeBody(handle, entry);
+      const size = await writeSparseBody(handle, entry, this.batch, (bytes) => this.wrote(bytes));
       if (size !== facts.size) throw new Error(`entry ${entry.path} ended after ${size} of ${facts.size} bytes`);
       await this.finishFile(handle, facts);
     } finally {
@@ -368,8 +335,7 @@ export class TarExtraction {
       const handle = await this.createFile(name, facts.mode);
       try {
         await writeAll(handle, body, 0, body.length, 0);
-        this.bytesWritten += body.length;
-        this.options.onWritten?.(body.length);
+        this.wrote(body.length);
         await this.finishFile(handle, facts);
       } finally {
         await handle.close();
@@ -378,6 +344,11 @@ export class TarExtraction {
       .catch((error: unknown) => this.fail(error))
       .finally(() => this.inFlight.delete(name));
     this.inFlight.set(name, task);
+  }
+
+  private wrote(bytes: number): void {
+    this.bytesWritten += bytes;
+    this.options.onWritten?.(bytes);
   }
 
   /** Waits for the small files still being written. */
@@ -404,55 +375,6 @@ export class TarExtraction {
     // open() is subject to the umask, and chown clears setuid/setgid: then the mode is set again.
     if ((facts.mode & 0o7000) !== 0 || (facts.mode & this.umask) !== 0) await handle.chmod(facts.mode);
     if (facts.mtime) await handle.utimes(facts.atime ?? facts.mtime, facts.mtime);
-  }
-
-  /**
-   * Writes the entry's body in batches; aligned all-zero blocks are left as
-   * holes and the size is set at the end. Returns the bytes consumed.
-   */
-  private async writeBody(handle: FileHandle, entry: ReadEntry): Promise<number> {
-    const batch = this.batch;
-    let filled = 0;
-    let batchStart = 0; // file offset of batch[0], a multiple of WRITE_BATCH_BYTES
-    let size = 0;
-    let lastWrittenEnd = 0;
-    const flush = async (): Promise<void> => {
-      let block = 0;
-      while (block < filled) {
-        // Skip zero blocks, then write the run of data blocks that follows.
-        const blockEnd = Math.min(block + HOLE_BLOCK_BYTES, filled);
-        if (blockEnd - block === HOLE_BLOCK_BYTES && batch.subarray(block, blockEnd).equals(ZERO_BLOCK)) {
-          block = blockEnd;
-          continue;
-        }
-        let runEnd = blockEnd;
-        while (runEnd < filled) {
-          const nextEnd = Math.min(runEnd + HOLE_BLOCK_BYTES, filled);
-          if (nextEnd - runEnd === HOLE_BLOCK_BYTES && batch.subarray(runEnd, nextEnd).equals(ZERO_BLOCK)) break;
-          runEnd = nextEnd;
-        }
-        await writeAll(handle, batch, block, runEnd - block, batchStart + block);
-        this.bytesWritten += runEnd - block;
-        this.options.onWritten?.(runEnd - block);
-        lastWrittenEnd = batchStart + runEnd;
-        block = runEnd;
-      }
-      batchStart += filled;
-      filled = 0;
-    };
-    for await (const chunk of entry as AsyncIterable<Buffer>) {
-      let offset = 0;
-      while (offset < chunk.length) {
-        const taken = chunk.copy(batch, filled, offset, Math.min(chunk.length, offset + WRITE_BATCH_BYTES - filled));
-        filled += taken;
-        offset += taken;
-        size += taken;
-        if (filled === WRITE_BATCH_BYTES) await flush();
-      }
-    }
-    await flush();
-    if (lastWrittenEnd < size) await handle.truncate(size);
-    return size;
   }
 
   /** A file or symlink of that name from an earlier entry goes; a directory is not replaced by a file. */
@@ -496,22 +418,6 @@ export class TarExtraction {
         await handle.close();
       }
     }
-  }
-}
-
-/** Owner, mode and times of one directory, through its descriptor. */
-export async function applyDirectoryRecord(handle: FileHandle, record: Omit<DirectoryRecord, 'name'>, preserveOwners: boolean): Promise<void> {
-  if (preserveOwners && typeof record.uid === 'number' && typeof record.gid === 'number') await handle.chown(record.uid, record.gid);
-  if (typeof record.mode === 'number') await handle.chmod(record.mode & 0o7777);
-  if (record.mtime) await handle.utimes(record.atime ?? record.mtime, record.mtime);
-}
-
-async function writeAll(handle: FileHandle, buffer: Buffer, offset: number, length: number, position: number): Promise<void> {
-  while (length > 0) {
-    const { bytesWritten } = await handle.write(buffer, offset, length, position);
-    offset += bytesWritten;
-    length -= bytesWritten;
-    position += bytesWritten;
   }
 }
 

@@ -20,9 +20,20 @@
 //               ACLs, name -> base64 of the raw value (files-xattrs.ts)
 // A hard link carries its content's size and sha256 so a drill can check
 // every restored path by itself.
+//
+// Reading is the mirror of writing: `IndexReader` is the stage that parses the
+// decoded lines, `readIndex` reads a set's stored index through the one
+// verified read (size, sha256, gunzip). An index comes from the repository,
+// which is not trusted: a reader checks only that each line is an object with
+// a string `path` and `type`, so a consumer checks the other fields it uses.
 
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { Writable } from 'node:stream';
+import type { ArtifactRecord } from '../core/manifest.ts';
+import { BoundedLineSplitter, MAX_LINE_BYTES } from '../storage/bounded-lines.ts';
+import type { SetReader } from '../storage/set-reader.ts';
+import { indexRecordOf, judgeRead, readVerified, type StoredFileRecord, type VerifiedRead } from '../storage/verified-read.ts';
 
 export type IndexEntryType = 'file' | 'dir' | 'symlink' | 'hardlink';
 
@@ -92,4 +103,105 @@ export class IndexWriter {
   private throwIfFailed(): void {
     if (this.failure) throw this.failure;
   }
+}
+
+/**
+ * The stage that reads the decoded index as it streams, handing each entry to
+ * `onEntry` (which may be async: the next chunk waits for it). Every line is
+ * bounded (bounded-lines.ts): an index that decompresses to one endless line
+ * is a damaged index, not a crash. A line that is not an entry is recorded in
+ * `failure`, never thrown into the stream; after the first, the rest of the
+ * stream is only drained. An error of `onEntry` itself fails the stream.
+ */
+export class IndexReader extends Writable {
+  /** Entries read so far. */
+  count = 0;
+  failure: string | undefined;
+  private readonly splitter: BoundedLineSplitter;
+  private pending: Promise<void> | undefined;
+
+  constructor(private readonly onEntry: (entry: IndexEntry) => void | Promise<void> = () => {}) {
+    super();
+    this.splitter = new BoundedLineSplitter(
+      (line) => this.take(line),
+      (lineNumber) => {
+        this.failure ??= `line ${lineNumber} is longer than ${MAX_LINE_BYTES} bytes: not an index restorable wrote`;
+      },
+    );
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (!this.failure) this.splitter.push(chunk);
+    this.afterPending(callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (!this.failure && this.splitter.end() && !this.failure) this.failure = `the last line is cut short (no newline at the end)`;
+    this.afterPending(callback);
+  }
+
+  private afterPending(callback: (error?: Error | null) => void): void {
+    const pending = this.pending;
+    if (!pending) return callback();
+    this.pending = undefined;
+    pending.then(() => callback(), (error: Error) => callback(error));
+  }
+
+  private take(line: string): void {
+    if (this.failure) return;
+    let entry: IndexEntry;
+    try {
+      const value = JSON.parse(line) as { path?: unknown; type?: unknown } | null;
+      if (typeof value?.path !== 'string' || typeof value.type !== 'string') throw new Error('no path or type');
+      entry = value as IndexEntry;
+    } catch (error) {
+      this.failure = `line ${this.count + 1} is not an index entry (${(error as Error).message})`;
+      return;
+    }
+    this.count++;
+    if (this.pending) {
+      this.pending = this.pending.then(() => this.onEntry(entry));
+      return;
+    }
+    // Synchronous consumers (most) cost no promise per line.
+    try {
+      const result = this.onEntry(entry);
+      if (result) this.pending = result;
+    } catch (error) {
+      this.pending = Promise.reject(error);
+    }
+  }
+}
+
+export interface IndexRead {
+  /** The index as a stored file (always gzip). */
+  record: StoredFileRecord;
+  read: VerifiedRead;
+  /** Entries handed to `onEntry`. */
+  entries: number;
+  /**
+   * Why the index cannot be trusted, in words, the cause first: size, sha256,
+   * gunzip, a line that is not an entry, or the failure of `onEntry`;
+   * undefined when the whole index read soundly.
+   */
+  problem?: string;
+}
+
+/**
+ * Reads the entry index of a files artifact (which must have one) through the
+ * verified read, entry by entry. Rejects only when the index cannot be opened
+ * or read (or on `signal`), or when gunzip is missing.
+ */
+export async function readIndex(
+  reader: SetReader,
+  artifact: ArtifactRecord,
+  onEntry: (entry: IndexEntry) => void | Promise<void>,
+  signal?: AbortSignal,
+): Promise<IndexRead> {
+  const record = indexRecordOf(artifact);
+  const lines = new IndexReader(onEntry);
+  const read = await readVerified(reader, record, [lines], signal);
+  const verdict = judgeRead(record, read);
+  const consumerFailure = verdict.consumerError === undefined ? undefined : ((verdict.consumerError as Error).message ?? String(verdict.consumerError));
+  return { record, read, entries: lines.count, problem: verdict.damage[0]?.message ?? lines.failure ?? consumerFailure };
 }

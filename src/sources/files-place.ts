@@ -19,7 +19,8 @@ import { lstat, mkdir, readdir, realpath, rename, rmdir, unlink } from 'node:fs/
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { RestorableError } from '../core/errors.ts';
 import { DirectoryAnchor } from './files-dir-anchor.ts';
-import { applyDirectoryRecord, type DirectoryRecord } from './files-extract.ts';
+import { applyDirectoryRecord, type DirectoryRecord } from './files-write.ts';
+import { isProcessAlive } from '../process/pid-alive.ts';
 
 export type TargetState = 'absent' | 'empty' | 'non-empty';
 
@@ -248,7 +249,7 @@ async function sweepStaleStaging(parent: DirectoryAnchor, targetName: string): P
   for (const name of await readdir(parent.self)) {
     if (!name.startsWith(prefix) || !/^\d+$/.test(name.slice(prefix.length))) continue;
     const pid = Number(name.slice(prefix.length));
-    if (pid !== process.pid && isAlive(pid)) continue;
+    if (pid !== process.pid && isProcessAlive(pid)) continue;
     let directory: DirectoryAnchor;
     try {
       directory = await DirectoryAnchor.open(`${parent.self}/${name}`, { followLinks: false });
@@ -268,11 +269,3 @@ async function sweepStaleStaging(parent: DirectoryAnchor, targetName: string): P
   return swept;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

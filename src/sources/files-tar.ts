@@ -2,8 +2,8 @@
 // pax extended header when a name, link target, size, id or time does not fit
 // ustar), the zero padding after an entry's body and the end-of-archive marker.
 //
-// The bytes are encoded by node-tar's own Header and Pax classes (tested against
-// GNU tar, see shared/notes/libraries-vetted.md §3); only the *driving* is ours.
+// The bytes are encoded by node-tar's own Header and Pax classes (GNU tar reads
+// them back in our tests); only the *driving* is ours.
 // We do not use node-tar's Pack/WriteEntry, because WriteEntry writes the
 // header before it opens the file: a file that vanishes between its stat and
 // its open, or shrinks or grows while read, makes Pack emit 'error' after a

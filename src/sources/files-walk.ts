@@ -1,7 +1,8 @@
 // Owns the walk over one configured path: a depth-first, pre-order listing
 // (a directory comes before its contents, as in GNU tar) that never follows
 // symlinks, leaves out excluded and protected paths, and reports entries it
-// cannot list instead of dropping them silently (research note F10).
+// cannot list instead of dropping them silently (a tree that cannot be read
+// in full must never look like a complete backup).
 //
 // Memory: an explicit stack of pending entries (path + kind), i.e. the
 // unvisited siblings along the current branch, never the whole tree; no
@@ -12,7 +13,7 @@
 // costs no syscall here; only directories are lstat'ed (before and after the
 // listing, to notice one swapped for a symlink).
 //
-// Names are read as Buffers (research V10): Node's string listing turns
+// Names are read as Buffers: Node's string listing turns
 // invalid UTF-8 into U+FFFD and the file then "does not exist". Such names
 // cannot be carried through string paths, JSON and the tar header writer, so
 // they are reported as `unnameable` (a warning, degraded run) and skipped.

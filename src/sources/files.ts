@@ -29,10 +29,13 @@ import { Readable } from 'node:stream';
 import type { FilesSourceConfig } from '../config/schema.ts';
 import { ConfigError, RestorableError, asRestorableError, describeSystemError } from '../core/errors.ts';
 import type { SourceWarning } from '../core/manifest.ts';
-import { ArchiveLedger, archiveTrees } from './files-archive.ts';
+import { archiveTrees } from './files-archive.ts';
+import { ArchiveLedger } from './files-archive-ledger.ts';
 import { buildExcludeRules, compileExcludePatterns, type ExcludeRules, type ProtectedDirectory } from './files-exclude.ts';
 import { IndexWriter } from './files-index.ts';
 import type { PreflightReport, ProducedArtifact, SourceContext, SourceDriver, SourceFacts } from './source.ts';
+import { TarCheck } from './files-check.ts';
+import { filesRestoreSide } from './files-drill.ts';
 
 type FilesContext = SourceContext<FilesSourceConfig>;
 
@@ -43,6 +46,8 @@ export const filesSource: SourceDriver<FilesSourceConfig> = {
   type: 'files',
   extension: 'tar',
   content: 'files',
+  checkContent: (artifact) => new TarCheck(artifact),
+  ...filesRestoreSide,
 
   async preflight(context: FilesContext): Promise<PreflightReport> {
     const plan = await planArchive(context);

@@ -8,12 +8,13 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { inspect } from 'node:util';
 import type { MysqlSourceConfig } from '../config/schema.ts';
 import { readLaravelEnvFile, type EnvValues } from '../config/laravel-env.ts';
 import { laravelDatabaseSettings, type LaravelDatabaseSettings } from '../config/laravel-database.ts';
 import { ConfigError } from '../core/errors.ts';
-import { maskSecretValue } from '../core/secret-text.ts';
+import { maskSecretValue, SecretValue } from '../core/secret-text.ts';
+
+export { SecretValue };
 
 const DEFAULT_HOST = '127.0.0.1';
 /** The .env key of each setting, for messages. */
@@ -25,31 +26,6 @@ const DEFAULT_PORT = 3306;
  * (Debian/Ubuntu, then RHEL, then the upstream default).
  */
 export const DEFAULT_SOCKET_PATHS = ['/run/mysqld/mysqld.sock', '/var/run/mysqld/mysqld.sock', '/var/lib/mysql/mysql.sock', '/tmp/mysql.sock'];
-
-/** A secret that prints as `***` in logs, JSON and util.inspect; `reveal()` is the only way in. */
-export class SecretValue {
-  readonly #value: string;
-
-  constructor(value: string) {
-    this.#value = value;
-  }
-
-  reveal(): string {
-    return this.#value;
-  }
-
-  toString(): string {
-    return '***';
-  }
-
-  toJSON(): string {
-    return '***';
-  }
-
-  [inspect.custom](): string {
-    return 'SecretValue(***)';
-  }
-}
 
 export interface MysqlConnection {
   /** Host for TCP connections; ignored when `socket` is set. */
@@ -326,4 +302,15 @@ export function withAccountOverride(
             : connection.passwordSource,
     notes: [...connection.notes],
   };
+}
+
+/** The account and server a drill's scratch databases are made with: `drill.mysql` over the source's own. */
+export function drillConnection(source: MysqlConnection, loaded: AccountSettings): MysqlConnection {
+  return withAccountOverride(source, loaded.config.drill.mysql, loaded.directory, 'drill.mysql');
+}
+
+/** The part of the loaded config a drill's account comes from (relative paths against `directory`). */
+interface AccountSettings {
+  config: { drill: { mysql?: MysqlAccountOverride } };
+  directory: string;
 }

@@ -15,12 +15,13 @@
 // fails a drill: it is reported as a note when it differs.
 
 import type { RowDataPacket } from 'mysql2';
-import { parseDurationMs, type MysqlSourceConfig } from '../config/schema.ts';
+import type { MysqlSourceConfig } from '../config/schema.ts';
 import { RestorableError, type ErrorWhere } from '../core/errors.ts';
 import { spawnStream } from '../process/spawn-stream.ts';
 import { describeEndpoint, scrubSecret, type MysqlConnection } from './mysql-connection.ts';
 import { CredentialsPipe, clientOptionFile, dumpArguments, dumpChildEnvironment, findDumpTool } from './mysql-dump-tool.ts';
-import { DumpScanner, EMPTY_ROW_DIGEST, type DumpScanResult } from './mysql-dump-scanner.ts';
+import { DumpScanner } from './mysql-dump-scanner.ts';
+import { EMPTY_ROW_DIGEST, type DumpScanResult } from './mysql-dump-findings.ts';
 import type { MysqlSession } from './mysql-inventory.ts';
 import { quoteIdentifier } from './mysql-privileges.ts';
 
@@ -72,8 +73,8 @@ export async function redumpDatabase(options: RedumpOptions): Promise<DumpScanRe
   const dump = spawnStream(tool.path, args, {
     name: tool.name,
     env: dumpChildEnvironment(process.env, connection.passwordEnvName),
-    deadlineMs: parseDurationMs(config.timeout),
-    stallTimeoutMs: parseDurationMs(config.stall_timeout),
+    deadlineMs: config.timeout_ms,
+    stallTimeoutMs: config.stall_timeout_ms,
   });
   const delivered = pipe.deliverTo(dump);
   const onAbort = () => dump.kill('interrupted');

@@ -12,7 +12,7 @@
 // change that makes the database dumpable.
 
 import { RestorableError, type ErrorWhere } from '../core/errors.ts';
-import type { DumpInventory } from './mysql-dump-scanner.ts';
+import type { DumpInventory } from './mysql-dump-findings.ts';
 import type { DumpTool } from './mysql-dump-tool.ts';
 import { quoteIdentifier } from './mysql-privileges.ts';
 

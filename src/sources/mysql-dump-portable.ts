@@ -38,9 +38,7 @@
 
 import { Transform, type TransformCallback } from 'node:stream';
 import { RestorableError, type ErrorWhere } from '../core/errors.ts';
-import type { SourceWarning } from '../core/manifest.ts';
-import { dumpsHistory, type DumpTool } from './mysql-dump-tool.ts';
-import type { DatabaseInspection, TableInfo } from './mysql-inventory.ts';
+import { asDumpText, codeOf, fromDumpText, identifierOf, tokenize, unquote, type LexState, type Token } from './mysql-dump-tokens.ts';
 
 const NEWLINE = 0x0a;
 const SEMICOLON = 0x3b;
@@ -84,139 +82,6 @@ export interface DumpPortabilityReport {
   databaseStatements: string[];
   /** Lines too long to check (passed through). */
   uncheckedLines: number;
-}
-
-type LexState = 'code' | 'single' | 'double' | 'backtick' | 'block';
-type TokenKind = 'word' | 'quoted' | 'dot' | 'space' | 'string' | 'comment' | 'other';
-interface Token {
-  kind: TokenKind;
-  text: string;
-}
-
-const WORD_BYTE = /[A-Za-z0-9_$\x80-\xff]/;
-
-/** Splits one line (latin1) into tokens, starting and ending in a lexer state. */
-function tokenize(line: string, start: LexState): { tokens: Token[]; end: LexState } {
-  const tokens: Token[] = [];
-  let state = start;
-  let index = 0;
-  const length = line.length;
-  const closeOf = (quote: string, kind: TokenKind, escapes: boolean): void => {
-    // From index (inside the quoted run) to its closing quote, or the line's end.
-    let position = index;
-    while (position < length) {
-      const char = line[position]!;
-      if (escapes && char === '\\') {
-        position += 2;
-        continue;
-      }
-      if (char === quote) {
-        if (line[position + 1] === quote) {
-          position += 2;
-          continue;
-        }
-        tokens.push({ kind, text: line.slice(index, position + 1) });
-        index = position + 1;
-        state = 'code';
-        return;
-      }
-      position++;
-    }
-    tokens.push({ kind, text: line.slice(index) });
-    index = length;
-  };
-  // From index (at `/*`, or inside a comment continued from an earlier line) to its `*/`, or the line's end.
-  const closeBlockComment = (searchFrom: number): void => {
-    const end = line.indexOf('*/', searchFrom);
-    if (end < 0) {
-      tokens.push({ kind: 'comment', text: line.slice(index) });
-      index = length;
-      state = 'block';
-    } else {
-      tokens.push({ kind: 'comment', text: line.slice(index, end + 2) });
-      index = end + 2;
-      state = 'code';
-    }
-  };
-  while (index < length) {
-    if (state === 'single') {
-      closeOf("'", 'string', true);
-      continue;
-    }
-    if (state === 'double') {
-      closeOf('"', 'string', true);
-      continue;
-    }
-    if (state === 'backtick') {
-      closeOf('`', 'quoted', false);
-      continue;
-    }
-    if (state === 'block') {
-      closeBlockComment(index);
-      continue;
-    }
-    const char = line[index]!;
-    if (char === "'" || char === '"' || char === '`') {
-      state = char === "'" ? 'single' : char === '"' ? 'double' : 'backtick';
-      // The opening quote belongs to the token closeOf() cuts.
-      const opened = index;
-      index++;
-      const before = tokens.length;
-      closeOf(char, char === '`' ? 'quoted' : 'string', char !== '`');
-      tokens[before]!.text = line.slice(opened, opened + 1) + tokens[before]!.text;
-      continue;
-    }
-    if (char === '/' && line[index + 1] === '*') {
-      // `/*!50003 ... */` and `/*M!100000 ... */` are executed: their marker is code.
-      const executable = /^\/\*M?!\d*/.exec(line.slice(index, index + 16));
-      if (executable) {
-        tokens.push({ kind: 'other', text: executable[0] });
-        index += executable[0].length;
-      } else {
-        closeBlockComment(index + 2);
-      }
-      continue;
-    }
-    if ((char === '-' && line[index + 1] === '-' && (index + 2 >= length || /\s/.test(line[index + 2]!))) || char === '#') {
-      tokens.push({ kind: 'comment', text: line.slice(index) });
-      index = length;
-      continue;
-    }
-    if (char === '.') {
-      tokens.push({ kind: 'dot', text: '.' });
-      index++;
-      continue;
-    }
-    let end = index + 1;
-    if (WORD_BYTE.test(char)) {
-      while (end < length && WORD_BYTE.test(line[end]!)) end++;
-      tokens.push({ kind: 'word', text: line.slice(index, end) });
-    } else if (/\s/.test(char)) {
-      while (end < length && /\s/.test(line[end]!)) end++;
-      tokens.push({ kind: 'space', text: line.slice(index, end) });
-    } else {
-      tokens.push({ kind: 'other', text: char });
-    }
-    index = end;
-  }
-  return { tokens, end: state };
-}
-
-/** The identifier a word or quoted token stands for (latin1), or undefined. */
-function identifierOf(token: Token | undefined): string | undefined {
-  if (!token) return undefined;
-  if (token.kind === 'word') return token.text;
-  if (token.kind === 'quoted' && token.text.length >= 2 && token.text.endsWith('`')) return token.text.slice(1, -1).replaceAll('``', '`');
-  return undefined;
-}
-
-/** A name as it appears in the (latin1-decoded) dump bytes. */
-function asDumpText(name: string): string {
-  return Buffer.from(name, 'utf8').toString('latin1');
-}
-
-function fromDumpText(text: string): string {
-  return Buffer.from(text, 'latin1').toString('utf8');
 }
 
 const QUOTED_OR_BARE = String.raw`(\x60(?:[^\x60]|\x60\x60)*\x60|[^\s\x60(;.]+)`;
@@ -540,18 +405,6 @@ export class PortableDumpRewriter extends Transform {
   }
 }
 
-function unquote(token: string): string {
-  if (token.startsWith('`') && token.endsWith('`') && token.length >= 2) return token.slice(1, -1).replaceAll('``', '`');
-  return token;
-}
-
-function codeOf(tokens: Token[]): string {
-  return tokens
-    .filter((token) => token.kind !== 'string' && token.kind !== 'comment')
-    .map((token) => token.text)
-    .join('');
-}
-
 /** The one-line summary of a report for logs and the manifest's details. */
 export function describePortability(report: DumpPortabilityReport): string {
   const parts: string[] = [];
@@ -560,91 +413,6 @@ export function describePortability(report: DumpPortabilityReport): string {
   if (report.sequenceDefaultTables.length) parts.push(`no LOCK TABLES around ${report.sequenceDefaultTables.join(', ')} (DEFAULT reads a sequence)`);
   if (report.disabledEvents.length) parts.push(`${report.disabledEvents.length} event(s) DISABLED`);
   return parts.length ? parts.join('; ') : 'nothing to rewrite';
-}
-
-// ---- backup time: what the producer records and warns about ----------------
-
-/** Whether this dump carries the history of its system-versioned tables (`--dump-history`). */
-export function dumpsVersionedHistory(tool: DumpTool, tables: TableInfo[]): boolean {
-  return dumpsHistory(tool) && !tables.some((table) => table.transactionPreciseHistory);
-}
-
-function quoted(name: string): string {
-  return '`' + name.replaceAll('`', '``') + '`';
-}
-
-/** Warnings for what a restore under another name would otherwise get wrong, or what the dump lacks. */
-export function portabilityWarnings(report: DumpPortabilityReport, tables: TableInfo[], historyDumped: boolean): SourceWarning[] {
-  const warnings: SourceWarning[] = [];
-  const database = quoted(report.sourceDatabase);
-  for (const view of report.fullyQualifiedViews) {
-    warnings.push({
-      code: 'DUMP_QUALIFIED_VIEW',
-      message:
-        `view ${quoted(view)} is dumped with its columns qualified by ${database} (mariadb-dump does so when the view's DEFINER account no longer exists): ` +
-        `the artifact has the name taken out so it restores under any name; recreate the view with an existing DEFINER (SHOW CREATE VIEW ${database}.${quoted(view)})`,
-    });
-  }
-  const byDatabase = new Map<string, string[]>();
-  // The server's own schemas are read by ordinary application code: not another application's data.
-  const systemSchemas = new Set(['information_schema', 'performance_schema', 'sys']);
-  for (const reference of report.otherDatabaseReferences.filter((entry) => !systemSchemas.has(entry.database.toLowerCase()))) byDatabase.set(reference.database, [...(byDatabase.get(reference.database) ?? []), reference.object]);
-  for (const [other, objects] of byDatabase) {
-    warnings.push({
-      code: 'CROSS_DATABASE_REFERENCE',
-      message:
-        `${objects.join(', ')} of ${database} name${objects.length === 1 ? 's' : ''} the database ${quoted(other)}: a restored copy still reads or writes ${quoted(other)} ` +
-        'there (kept as it is: that database is not in this backup)',
-    });
-  }
-  const versioned = tables.filter((table) => table.systemVersioned);
-  if (versioned.length > 0 && !historyDumped) {
-    const precise = versioned.filter((table) => table.transactionPreciseHistory);
-    warnings.push({
-      code: 'VERSIONED_HISTORY_NOT_DUMPED',
-      message:
-        `system-versioned table${versioned.length === 1 ? '' : 's'} ${versioned.map((table) => quoted(table.name)).join(', ')} of ${database}: the dump has the current rows only, ` +
-        (precise.length > 0
-          ? `because mariadb-dump cannot dump the history of transaction-precise versioning (${precise.map((table) => quoted(table.name)).join(', ')})`
-          : 'because this dump tool has no --dump-history (MariaDB 10.11 or newer has)') +
-        '; a restore starts these tables without their history',
-    });
-  }
-  if (report.databaseStatements.length > 0) {
-    warnings.push({
-      code: 'DUMP_NAMES_ANOTHER_DATABASE',
-      message: `the dump of ${database} has statements that name another database, which a restore refuses to run: ${report.databaseStatements.slice(0, 3).join(' | ')}`,
-    });
-  }
-  return warnings;
-}
-
-/** The artifact's details plus what the rewriting did, the database's charset and collation, and versioned tables. */
-export function withPortabilityDetails(
-  details: Record<string, unknown>,
-  inspection: DatabaseInspection,
-  report: DumpPortabilityReport,
-  historyDumped: boolean,
-): Record<string, unknown> {
-  const tables = details.tables as Record<string, Record<string, unknown>> | undefined;
-  for (const table of inspection.tables) {
-    const entry = tables?.[table.name];
-    if (!entry || !table.systemVersioned) continue;
-    entry.systemVersioned = true;
-    entry.historyDumped = historyDumped;
-  }
-  const { sourceDatabase: _source, ...rewritten } = report;
-  return {
-    ...details,
-    ...(inspection.databaseCharset ? { databaseCharset: inspection.databaseCharset, databaseCollation: inspection.databaseCollation } : {}),
-    // Whether mariadb-dump ran with --dump-history: a re-dump to compare with this one must do the same.
-    historyDumped,
-    portable: {
-      rewriter: PORTABLE_REWRITER_VERSION,
-      summary: describePortability(report),
-      ...rewritten,
-    },
-  };
 }
 
 /** Bumped when the backup-time rewriting changes; restore treats artifacts with this marker as already portable. */

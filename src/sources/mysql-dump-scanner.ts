@@ -3,7 +3,7 @@
 // events), how many rows it inserts per table, whether it ends with the
 // `-- Dump completed` trailer, and whether it names a database (`USE`,
 // `CREATE DATABASE`), which would make it restore into the original database
-// whatever name the operator gives (research note V5).
+// whatever name the operator gives.
 //
 // Memory stays flat: bytes pass through untouched; only the first HEAD_LIMIT
 // bytes of each line are kept for classification. Rows are counted by a small
@@ -21,20 +21,13 @@
 // exceed to load the dump). Dumping the same data with the same tool and
 // options writes the same row bytes, so a drill re-dumps the restored copy
 // through this scanner and compares digests: no second snapshot of the live
-// server is needed, and a busy application cannot make them differ.
-//
-// How mariadb-dump 10.11 writes objects (checked against real dumps):
-//   CREATE TABLE `t` (                                   table
-//   CREATE SEQUENCE `s` start with ...                   sequence
-//   /*!50001 CREATE VIEW `v` AS SELECT NULL AS ...       view stand-in (not counted)
-//   /*!50001 VIEW `v` AS select ...                      final view definition
-//   CREATE DEFINER=`u`@`h` [AGGREGATE] PROCEDURE|FUNCTION `p`(...   routine
-//   /*!50003 CREATE*/ /*!50017 DEFINER=...*/ /*!50003 TRIGGER tr ... trigger: the
-//       name is as the user typed it (unquoted, quoted, `db`.tr), maybe on the next line
-//   /*!50106 CREATE*/ /*!50117 DEFINER=...*/ /*!50106 EVENT `e` ... event
+// server is needed, and a busy application cannot make them differ. Which
+// lines create which objects: mysql-dump-object-lines.ts.
 
 import { Transform, type TransformCallback } from 'node:stream';
 import { crc32 } from '../core/crc32.ts';
+import { formatRowDigest, type DumpScanResult, type InventoryKind } from './mysql-dump-findings.ts';
+import { CREATE_SEQUENCE, CREATE_TABLE, FINAL_VIEW, INSERT, INSERT_START, NAME_AT_START, NAMES_DATABASE, ROUTINE, TRIGGER_OR_EVENT, unquoteIdentifier, VERSIONED_CREATE } from './mysql-dump-object-lines.ts';
 
 /** Bytes kept from the start of each line; enough for any object header. */
 const HEAD_LIMIT = 4096;
@@ -51,63 +44,9 @@ const SEMICOLON = 0x3b;
 const SIGNIFICANT_OUTSIDE_STRINGS = new Uint8Array(256);
 for (const byte of [QUOTE, OPEN, CLOSE, SEMICOLON, NEWLINE]) SIGNIFICANT_OUTSIDE_STRINGS[byte] = 1;
 
-export interface DumpInventory {
-  tables: string[];
-  views: string[];
-  sequences: string[];
-  procedures: string[];
-  functions: string[];
-  triggers: string[];
-  events: string[];
-}
-
-export type InventoryKind = keyof DumpInventory;
-
-export const INVENTORY_KINDS: readonly InventoryKind[] = ['tables', 'views', 'sequences', 'procedures', 'functions', 'triggers', 'events'];
-
-/** `procedures` -> `procedure`, for messages. */
-export function singularKind(kind: InventoryKind): string {
-  return kind.slice(0, -1);
-}
-
-/** Names the row digest's algorithm, so a later change of it is never compared with an old digest. */
-export const ROW_DIGEST_ALGORITHM = 'crc32sum48xor';
 const SUM_MODULUS = 2 ** 48;
 /** Fold the running sum before it nears 2^53, above which doubles are no longer exact. */
 const SUM_FOLD_AT = 2 ** 52;
-
-/** The digest of the rows of one table; a table the dump inserts nothing into has EMPTY_ROW_DIGEST. */
-export function formatRowDigest(sum: number, xor: number): string {
-  return `${ROW_DIGEST_ALGORITHM}:${sum.toString(16).padStart(12, '0')}:${(xor >>> 0).toString(16).padStart(8, '0')}`;
-}
-export const EMPTY_ROW_DIGEST = formatRowDigest(0, 0);
-
-export interface TableDataFacts {
-  /** Order-independent digest of the rows the dump inserts (see ROW_DIGEST_ALGORITHM). */
-  rowDigest: string;
-  /** Bytes of the largest row (one `(...)` tuple) as the dump writes it. */
-  maxRowBytes: number;
-}
-
-export interface DumpScanResult {
-  /** The last non-empty line starts with `-- Dump completed`. */
-  trailerFound: boolean;
-  inventory: DumpInventory;
-  /** Rows inserted per table, counted in the dump itself. */
-  rowsByTable: Record<string, number>;
-  /** Tables whose INSERT statements could not be read (row count unknown). */
-  tablesWithUnknownRows: string[];
-  /** Per table with rows: their digest and largest row (tables with unknown rows are left out). */
-  tableData: Record<string, TableDataFacts>;
-  /** Bytes of the largest INSERT statement: a server loading the dump needs a larger max_allowed_packet. */
-  maxStatementBytes: number;
-  /** `USE`/`CREATE DATABASE` statements, which tie the dump to one database name. */
-  databaseStatements: Array<{ line: number; text: string }>;
-  /** Triggers written with a database prefix (`app`.`tr`), which do not restore under another name. */
-  qualifiedTriggers: Array<{ name: string; qualifier: string }>;
-  bytes: number;
-  lines: number;
-}
 
 export interface DumpScannerOptions {
   /**
@@ -124,35 +63,6 @@ interface TableDataState {
   sum: number;
   xor: number;
   maxRowBytes: number;
-}
-
-const IDENTIFIER = String.raw`(?:\x60(?:[^\x60]|\x60\x60)*\x60|"(?:[^"]|"")*"|[^\s.\x60"(;]+)`;
-const NAME = String.raw`(${IDENTIFIER})(?:\.(${IDENTIFIER}))?`;
-const IF_NOT_EXISTS = String.raw`(?:IF\s+NOT\s+EXISTS\s+)?`;
-const ACCOUNT_PART = String.raw`(?:\x60(?:[^\x60]|\x60\x60)*\x60|'(?:[^'\\]|\\.|'')*'|[^\s@]+)`;
-
-const CREATE_TABLE = new RegExp(String.raw`^CREATE\s+TABLE\s+${IF_NOT_EXISTS}${NAME}`, 'i');
-const CREATE_SEQUENCE = new RegExp(String.raw`^CREATE\s+SEQUENCE\s+${IF_NOT_EXISTS}${NAME}`, 'i');
-const FINAL_VIEW = new RegExp(String.raw`^/\*!\d+\s+VIEW\s+${NAME}`, 'i');
-const ROUTINE = new RegExp(
-  String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*${ACCOUNT_PART}(?:@${ACCOUNT_PART})?\s+)?(?:AGGREGATE\s+)?(PROCEDURE|FUNCTION)\s+${IF_NOT_EXISTS}${NAME}`,
-  'i',
-);
-const VERSIONED_CREATE = /^\/\*!\d+\s*CREATE\s*\*\//i;
-const TRIGGER_OR_EVENT = /\/\*!\d+\s*(TRIGGER|EVENT)(?=\s|$)/i;
-const NAME_AT_START = new RegExp(String.raw`^\s*${IF_NOT_EXISTS}${NAME}`, 'i');
-const INSERT = new RegExp(
-  String.raw`^(?:INSERT|REPLACE)\s+(?:IGNORE\s+)?INTO\s+(${IDENTIFIER})\s*(?:\((?:[^()\x60]|\x60(?:[^\x60]|\x60\x60)*\x60)*\)\s*)?VALUES`,
-  'i',
-);
-const INSERT_START = /^(?:INSERT|REPLACE)\s/i;
-const NAMES_DATABASE = /^(?:\/\*!\d*\s*)?(?:USE\s|CREATE\s+(?:DATABASE|SCHEMA)\b)/i;
-
-/** `\`we\`\`ird\`` -> `we\`ird`; bare names stay as they are. */
-export function unquoteIdentifier(token: string): string {
-  if (token.startsWith('`') && token.endsWith('`') && token.length >= 2) return token.slice(1, -1).replaceAll('``', '`');
-  if (token.startsWith('"') && token.endsWith('"') && token.length >= 2) return token.slice(1, -1).replaceAll('""', '"');
-  return token;
 }
 
 export class DumpScanner extends Transform {

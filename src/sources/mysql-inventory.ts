@@ -8,7 +8,7 @@ import { createConnection, type Connection, type RowDataPacket } from 'mysql2/pr
 import { RestorableError, type ErrorWhere } from '../core/errors.ts';
 import { describeEndpoint, scrubSecret, type MysqlConnection } from './mysql-connection.ts';
 import { passwordRefused, tooManyConnections } from './mysql-refusals.ts';
-import type { DumpInventory } from './mysql-dump-scanner.ts';
+import type { DumpInventory } from './mysql-dump-findings.ts';
 import {
   missingDumpPrivileges,
   recommendedGrants,

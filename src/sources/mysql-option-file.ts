@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
-import { SecretValue, type MysqlAccountOverride } from './mysql-connection.ts';
+import { SecretValue } from '../core/secret-text.ts';
+import type { MysqlAccountOverride } from './mysql-connection.ts';
 
 /** The sections the mysql/mariadb client reads, later ones winning (as the client does). */
 const CLIENT_SECTIONS = ['client', 'client-server', 'client-mariadb', 'mysql', 'mariadb-client'];

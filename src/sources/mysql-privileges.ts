@@ -4,8 +4,7 @@
 //
 // Why grants and not just the inventory: MariaDB hides from an account the
 // objects it has no privilege on, from information_schema AND from the SHOW
-// statements mariadb-dump uses. Checked on MariaDB 10.11 (research note V4 and
-// our own runs):
+// statements mariadb-dump uses. Checked on MariaDB 10.11:
 //   - routines: listed only to their definer, to holders of EXECUTE / ALTER
 //     ROUTINE / CREATE ROUTINE, and to readers of mysql.proc; their bodies only
 //     to the definer and readers of mysql.proc. Invisible routines are left out

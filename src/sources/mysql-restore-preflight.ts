@@ -16,7 +16,7 @@ import type { RowDataPacket } from 'mysql2';
 import { RestorableError, type ErrorWhere } from '../core/errors.ts';
 import { describeEndpoint, type MysqlConnection } from './mysql-connection.ts';
 import { MysqlSession } from './mysql-inventory.ts';
-import type { DumpInventory } from './mysql-dump-scanner.ts';
+import type { DumpInventory } from './mysql-dump-findings.ts';
 import {
   accountLiteral,
   databaseGrantTarget,

@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { RestorableError, type ErrorWhere } from '../core/errors.ts';
 import { spawnStream } from '../process/spawn-stream.ts';
 import type { CompressionAlgorithm } from '../core/manifest.ts';
-import { decompressorProgram } from '../stages/codec.ts';
+import { decoderProgramFor } from '../storage/verified-read.ts';
 import { clientOptionFile, CredentialsPipe, dumpChildEnvironment } from './mysql-dump-tool.ts';
 import { describeEndpoint, scrubSecret, type MysqlConnection } from './mysql-connection.ts';
 import { MysqlSession } from './mysql-inventory.ts';
@@ -195,7 +195,7 @@ export async function loadCompressedDump(options: LoadCompressedDumpOptions): Pr
   // An abort that came before we listen would otherwise go unnoticed.
   options.signal?.throwIfAborted();
   const client = await findClient();
-  const { program, args } = decompressorProgram(options.compression);
+  const { program, args } = decoderProgramFor({ compression: options.compression });
   const pipe = await CredentialsPipe.create(options.scratchDir, clientOptionFile(connection));
   // A child's stdout starts being read by this process as soon as it exists;
   // so the decompressor starts here, its pipe goes to the client in the same

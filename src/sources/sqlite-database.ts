@@ -6,6 +6,7 @@
 // Node 20. Callers see one small synchronous interface.
 
 import { createRequire } from 'node:module';
+import { RestorableError } from '../core/errors.ts';
 import { existsSync } from 'node:fs';
 
 export interface SqliteDatabase {
@@ -93,7 +94,17 @@ function openWithNodeSqlite(engine: NodeSqliteModule, path: string, options: Ope
 
 function openWithBetterSqlite(path: string, options: OpenOptions): SqliteDatabase {
   // Loaded only where it is used: on Node 24 this native module is never touched.
-  const BetterSqlite = createRequire(import.meta.url)('better-sqlite3') as BetterSqliteConstructor;
+  let BetterSqlite: BetterSqliteConstructor;
+  try {
+    BetterSqlite = createRequire(import.meta.url)('better-sqlite3') as BetterSqliteConstructor;
+  } catch (error) {
+    // An optional dependency: its native build needs a C++ toolchain, and an install without one skips it.
+    throw new RestorableError(`SQLite needs the better-sqlite3 module on Node ${process.versions.node}, and it is not installed: ${(error as Error).message.split('\n')[0]}`, {
+      code: 'SQLITE_ENGINE_MISSING',
+      remedy: 'use Node 22.5 or newer (its built-in node:sqlite needs no module), or install a C++ toolchain (apt-get install g++ make python3) and reinstall the package',
+      cause: error,
+    });
+  }
   return wrap(new BetterSqlite(path, { readonly: options.readonly === true, fileMustExist: options.fileMustExist === true || options.readonly === true }));
 }
 

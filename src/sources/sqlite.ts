@@ -3,7 +3,7 @@
 // `PRAGMA integrity_check`, then streamed as the artifact. `VACUUM INTO` reads
 // one snapshot and fails cleanly when locked (it is retried until the busy
 // timeout); the backup API's default mode never finishes under writes and can
-// "succeed" with 0 pages (see shared/notes/libraries-vetted.md §8).
+// "succeed" with 0 pages.
 
 import { createReadStream } from 'node:fs';
 import { access, constants as fsConstants, open, rm, stat } from 'node:fs/promises';
@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { countRows, integrityProblems, isSqliteBusy, openSqlite, sqliteEngineName, type SqliteDatabase } from './sqlite-database.ts';
 import { RestorableError } from '../core/errors.ts';
 import type { PreflightReport, ProducedArtifact, SourceContext, SourceDriver, SourceFacts } from './source.ts';
+import { SqliteCheck } from './sqlite-check.ts';
+import { sqliteRestoreSide } from './sqlite-restore.ts';
 
 export interface ResolvedSqliteSource {
   /** Absolute path of the live database file. */
@@ -22,6 +24,8 @@ export const sqliteSource: SourceDriver<ResolvedSqliteSource> = {
   type: 'sqlite',
   extension: 'sqlite',
   content: 'database',
+  checkContent: (artifact, scratchParent) => new SqliteCheck(artifact, scratchParent),
+  ...sqliteRestoreSide,
 
   async preflight(context: SourceContext<ResolvedSqliteSource>): Promise<PreflightReport> {
     const { databasePath } = context.config;

@@ -10,10 +10,9 @@
 // pure Huffman coder would save. Deflate saves at least about that (it adds
 // LZ77 matches on top), so the estimate errs towards "store" only for data
 // whose redundancy is all in repeats (rare outside synthetic input).
-// Measured on the reference tree and on real PNG/WOFF2 files (numbers at
-// DEFAULT_MIN_SAVINGS in parallel-gzip.ts), it predicts as well as a level-1
-// trial deflate of a 4 KiB sample, at a fraction of the cost: about 0.25 ms
-// per MiB, against about 1 ms for the trial and 25-40 ms for deflating.
+// On the benchmark tree and on real PNG/WOFF2 files it predicts as well as a
+// level-1 trial deflate of a 4 KiB sample, at a fraction of the cost (figures
+// in docs/compression.md).
 
 /** Input is judged in segments of this size; consecutive segments that agree form one run. */
 export const SEGMENT_BYTES = 64 * 1024;

@@ -251,8 +251,11 @@ if (!isMainThread && parentPort && workerData?.role === 'restorable-gzip-worker'
   port.on('message', (/** @type {{ block: ArrayBuffer, length: number, level: number, minSavings: number | null, fault?: 'throw' | 'exit' }} */ job) => {
     if (job.fault === 'throw') throw new Error('injected fault: gzip worker throws');
     if (job.fault === 'exit') process.exit(70);
+    const started = performance.now();
     const { literal, pieces, storedBytes, deflatedBytes } = encodeGzipMember(new Uint8Array(job.block, 0, job.length), job);
-    port.postMessage({ block: job.block, literal: literal.buffer, pieces, storedBytes, deflatedBytes }, [literal.buffer, job.block]);
+    // encodeMs: what this block cost the thread; the pool shares the threads between stages by it.
+    const encodeMs = performance.now() - started;
+    port.postMessage({ block: job.block, literal: literal.buffer, pieces, storedBytes, deflatedBytes, encodeMs }, [literal.buffer, job.block]);
     collectYoungGarbage(); // see young-garbage.mjs: zlib's per-call garbage would otherwise pile up
   });
 }

@@ -39,14 +39,10 @@ export const DEFAULT_BLOCK_BYTES = 1024 * 1024;
  *    (the estimate is bias-corrected), so 3 % stays clear of noise;
  *  - text, SQL dumps, logs and binaries estimate at 20-60 %, far above;
  *  - what falls between is media that deflate shrinks by a few percent, at
- *    about 25 times the CPU of storing it (26 ms against 1 ms per MiB here);
+ *    many times the CPU of storing it;
  *  - borg's `auto` compression draws the same line (an lz4 trial must reach
  *    a ratio below 0.97, borg/compress.pyx Auto._decide).
- * Measured against deflating everything at -6: on the small reference
- * tree, 0.2 % larger output with 12.5 % of the bytes deflated; on 200 real
- * files of this machine (179 WOFF2 fonts, 20 PNG, 1 JPEG) that gzip shrinks
- * by 6.4 %, 3.4 % larger with 25 % deflated (0.01 would give 2.5 % and 31 %,
- * 0.1 gives 5.6 % and 10 %).
+ * What it costs in size against deflating everything: docs/compression.md.
  */
 export const DEFAULT_MIN_SAVINGS = 0.03;
 const MIN_BLOCK_BYTES = 64 * 1024;
@@ -66,9 +62,16 @@ export interface GzipStageOptions {
   storeIncompressible?: boolean;
   /** Fraction (0-1) a 64 KiB segment must be estimated to save to be deflated; default 0.03 (1: only constant data). */
   minSavings?: number;
-  /** Tests only: make the worker that gets block N (0-based) throw, or exit with code 70. */
-  faultInjection?: { throwAtBlock?: number; exitAtBlock?: number };
+  /**
+   * The worker pool the blocks are encoded on; default the process-wide one.
+   * A port, not a test switch: tests pass a wrapper of the shared pool that
+   * makes a chosen block's worker fail, so no fault code lives in the stage.
+   */
+  pool?: GzipPool;
 }
+
+/** What the stage needs of a worker pool (GzipWorkerPool has it). */
+export type GzipPool = Pick<GzipWorkerPool, 'acquire' | 'release' | 'submit' | 'runningWorkerCount'>;
 
 export interface GzipStageStats {
   /** Input bytes (before compression). */
@@ -105,8 +108,7 @@ export class ParallelGzipStage extends Transform {
   private readonly blockBytes: number;
   private readonly maxInFlight: number;
   private readonly minSavings: number | null;
-  private readonly faults: NonNullable<GzipStageOptions['faultInjection']>;
-  private readonly pool: GzipWorkerPool = sharedGzipWorkerPool();
+  private readonly pool: GzipPool;
   /** Between the first block sent and the end (or destruction) of the stream. */
   private usingPool = false;
   /** Emptied blocks the workers gave back, ready to be refilled. */
@@ -150,7 +152,7 @@ export class ParallelGzipStage extends Transform {
     this.blockBytes = blockBytes;
     this.maxInFlight = 2 * workers;
     this.minSavings = options.storeIncompressible === false ? null : minSavings;
-    this.faults = options.faultInjection ?? {};
+    this.pool = options.pool ?? sharedGzipWorkerPool();
   }
 
   /** Threads of the shared pool still running (tests check it reaches 0 once no stage uses the pool). */
@@ -273,8 +275,6 @@ export class ParallelGzipStage extends Transform {
     const sequence = this.nextSequence++;
     if (sequence % BLOCKS_PER_COLLECTION === BLOCKS_PER_COLLECTION - 1) collectYoungGarbage();
     const job: MemberJob = { block: block.buffer as ArrayBuffer, length: this.filled, level: this.level, minSavings: this.minSavings };
-    if (this.faults.throwAtBlock === sequence) job.fault = 'throw';
-    if (this.faults.exitAtBlock === sequence) job.fault = 'exit';
     this.inputOfBlock.set(sequence, this.fillingInput);
     this.fillingInput = [];
     this.filling = null;
@@ -286,7 +286,7 @@ export class ParallelGzipStage extends Transform {
     this.pool.submit(job, (error, result) => {
       if (error) this.fail(error.message, error);
       else this.onMemberDone(sequence, result!);
-    });
+    }, this);
     return true;
   }
 

@@ -23,6 +23,8 @@ import { RestorableError } from '../core/errors.ts';
 
 /** One path component we ever create: letters, digits, dot, dash, underscore; never `.` or `..`. */
 const SAFE_COMPONENT = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$/;
+/** Where restorable keeps its own state (lock, journals, scratch space): the one top-level name that starts with a dot. */
+export const STATE_DIR = '.restorable';
 
 /** Flags for opening a file read from the repository: never through a link. */
 export const READ_NO_FOLLOW = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW;
@@ -41,10 +43,12 @@ export function repositoryUnsafe(root: string, path: string, what: string): Rest
   });
 }
 
-/** True when `relativePath` is plain: relative, components of the safe alphabet, no `.`/`..`. */
+/** True when `relativePath` is plain: relative, components of the safe alphabet (or the state directory first), no `.`/`..`. */
 export function isPlainRelativePath(relativePath: string): boolean {
   if (relativePath.length === 0 || relativePath.length > 1024) return false;
-  return relativePath.split('/').every((component) => SAFE_COMPONENT.test(component) && component !== '..' && component !== '.');
+  return relativePath
+    .split('/')
+    .every((component, position) => (position === 0 && component === STATE_DIR) || (SAFE_COMPONENT.test(component) && component !== '..' && component !== '.'));
 }
 
 /**

@@ -61,12 +61,12 @@ test('init --laravel writes a config that validates', async (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, '.env'), `APP_NAME="My Shop"\nDB_CONNECTION=sqlite\nDB_DATABASE=${dir}/database.sqlite\n`);
   const target = join(dir, 'restorable.yml');
-  const init = await runCli(['init', '--laravel', dir, '-o', target]);
+  const init = await runCli(['init', '--laravel', dir, '-o', target, '--repository', join(dir, 'backups')]);
   assert.equal(init.code, 0, init.stderr);
   const validate = await runCli(['config', 'validate', '--json', '-c', target]);
   assert.equal(validate.code, 0, validate.stderr);
   const parsed = JSON.parse(validate.stdout);
   assert.equal(parsed.job, 'my-shop');
   assert.deepEqual(parsed.sources.map((s: { type: string }) => s.type), ['sqlite', 'files', 'files']);
-  assert.equal((await runCli(['init', '--laravel', dir, '-o', target])).code, 2, 'refuses to overwrite');
+  assert.equal((await runCli(['init', '--laravel', dir, '-o', target, '--repository', join(dir, 'backups')])).code, 2, 'refuses to overwrite');
 });

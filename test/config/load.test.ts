@@ -46,7 +46,7 @@ test('every problem is listed, not only the first', () => {
 test('relative file paths, bad durations and a wrong source type are refused', () => {
   assert.match(errorOf(`app: a\nsources:\n  files: { type: files, paths: [relative/dir] }\n`).message, /restorable.yml:3 sources.files.paths.0: expected an absolute path, got "relative\/dir"/);
   assert.match(errorOf(`app: a\n${validSources}monitor: { warn_after: 26 hours }\n`).message, /monitor.warn_after: .*expected a duration such as "26h"/);
-  assert.match(errorOf(`app: a\nsources:\n  db: { type: oracle }\n`).message, /sources.db.type: expected one of "mysql", "sqlite", "files", got "oracle"/);
+  assert.match(errorOf(`app: a\nsources:\n  db: { type: oracle }\n`).message, /sources.db.type: expected one of "mysql", "postgres", "sqlite", "files", got "oracle"/);
 });
 
 test('YAML syntax errors carry the line', () => {

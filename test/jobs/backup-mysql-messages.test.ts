@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp.ts';
+import { initRepositoryOf } from '../support/initialised-repository.ts';
 import { runCli } from '../support/cli.ts';
 import { startPrivateMariadb, type PrivateMariadb } from '../support/mariadb.ts';
 import { createConnection, type Connection } from 'mysql2/promise';
@@ -49,6 +50,7 @@ function laravelApp(root: string, database: string, options: AppOptions = {}): {
     config,
     `app: shop\nrepository: ${repository}\nsources:\n  db: { type: mysql, env_file: ${env}${options.sourceExtras ? `, ${options.sourceExtras}` : ''} }\nmonitor: { min_free: 1KB }\n`,
   );
+  initRepositoryOf(config);
   return { config, repository, env };
 }
 
@@ -268,6 +270,7 @@ test('docs/privileges.md: its Laravel block, applied to a fresh account, is all 
   writeFileSync(env, `DB_CONNECTION=mysql\nDB_HOST=127.0.0.1\nDB_PORT=${server.port}\nDB_DATABASE=docshop\nDB_USERNAME=docapp\nDB_PASSWORD=Docs-pw-5150\n`, { mode: 0o600 });
   const config = join(root, 'restorable.yml');
   writeFileSync(config, `app: docshop\nrepository: ${join(root, 'backups')}\nsources:\n  db: { type: mysql, env_file: ${env} }\nmonitor: { min_free: 1KB }\n`);
+  initRepositoryOf(config);
   const backup = await runCli(['-c', config, 'backup']);
   assert.equal(backup.code, 0, backup.stdout + backup.stderr);
   const restore = await runCli(['-c', config, 'restore', 'db']);

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp.ts';
+import { initRepositoryOf } from '../support/initialised-repository.ts';
 import { runCli, startCli } from '../support/cli.ts';
 import { startPrivateMariadb, type PrivateMariadb } from '../support/mariadb.ts';
 
@@ -43,6 +44,7 @@ function laravelApp(root: string, database = 'shop', password = PASSWORD): strin
     config,
     `app: shop\nrepository: ${join(root, 'backups')}\nsources:\n  db: { type: mysql, env_file: ${join(root, '.env')} }\nmonitor: { min_free: 1MB }\n`,
   );
+  initRepositoryOf(config);
   return config;
 }
 

@@ -14,7 +14,7 @@ import { runCli, startCli } from '../support/cli.ts';
 import { makeSampleApp, pseudoRandomBytes } from '../support/sample-app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { runBackup } from '../../src/jobs/backup.ts';
-import { silentReporter } from '../../src/jobs/ports.ts';
+import { silentReporter } from '../../src/core/ports.ts';
 
 function sha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { createConnection } from 'mysql2/promise';
 import { tempDir } from '../support/temp.ts';
+import { initRepositoryOf } from '../support/initialised-repository.ts';
 import { runCli } from '../support/cli.ts';
 import { startPrivateMariadb, type PrivateMariadb } from '../support/mariadb.ts';
 
@@ -67,6 +68,7 @@ function bankConfig(root: string): { config: string; repository: string } {
   const repository = join(root, 'backups');
   const config = join(root, 'restorable.yml');
   writeFileSync(config, `app: bank\nrepository: ${repository}\nsources:\n  db: { type: mysql, socket: ${server.socket}, user: root, database: bank }\nmonitor: { min_free: 1MB }\nretention: { last: 10 }\n`);
+  initRepositoryOf(config);
   return { config, repository };
 }
 

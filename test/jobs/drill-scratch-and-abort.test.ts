@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp.ts';
+import { initRepositoryOf } from '../support/initialised-repository.ts';
 import { runCli, startCli } from '../support/cli.ts';
 import { startPrivateMariadb, type PrivateMariadb } from '../support/mariadb.ts';
 import { startWebhookReceiver } from '../support/webhook-receiver.ts';
@@ -44,6 +45,7 @@ async function waitForScratchDatabase(): Promise<string[]> {
 function shopConfig(root: string, extra = '', sourceExtra = ''): string {
   const config = join(root, 'restorable.yml');
   writeFileSync(config, `app: shop\nrepository: ${join(root, 'backups')}\nsources:\n  db: { type: mysql, socket: ${server.socket}, user: root, database: shop${sourceExtra} }\nmonitor: { min_free: 1MB }\n${extra}`);
+  initRepositoryOf(config);
   return config;
 }
 

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, truncateSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp.ts';
+import { initRepositoryOf } from '../support/initialised-repository.ts';
 import { runCli, startCli } from '../support/cli.ts';
 import { makeSampleApp } from '../support/sample-app.ts';
 import { startPrivateMariadb, type PrivateMariadb } from '../support/mariadb.ts';
@@ -111,6 +112,7 @@ function describe_mysql(): void {
       config,
       `app: shop\nrepository: ${join(root, 'backups')}\nsources:\n  db: { type: mysql, socket: ${server.socket}, user: root, database: shop }\nmonitor: { min_free: 1MB }\ndrill:\n  queries: [{ sql: "SELECT COUNT(*) FROM orders", min: 100000 }]\n`,
     );
+    initRepositoryOf(config);
     return config;
   }
 

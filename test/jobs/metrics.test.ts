@@ -12,8 +12,9 @@ import { runCli } from '../support/cli.ts';
 import { makeSampleApp } from '../support/sample-app.ts';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.ts';
 import { runBackup } from '../../src/jobs/backup.ts';
-import { silentReporter, type Clock } from '../../src/jobs/ports.ts';
-import { buildMetrics, renderExposition, writePrometheusTextfile } from '../../src/jobs/metrics.ts';
+import { silentReporter, type Clock } from '../../src/core/ports.ts';
+import { buildMetrics } from '../../src/jobs/metrics.ts';
+import { renderExposition, writePrometheusTextfile } from '../../src/notify/prometheus-text.ts';
 
 const T0 = new Date('2026-11-26T03:00:00.000Z');
 const HOUR = 3_600_000;
@@ -132,7 +133,7 @@ test('label values and help text are escaped as the exposition format requires',
 
 test('an unreadable repository still gives a valid exposition: readable 0 and the repository check UNKNOWN (3)', async (t) => {
   const root = tempDir(t);
-  const app = makeSampleApp(root, { repository: join(root, 'a-file') });
+  const app = makeSampleApp(root, { repository: join(root, 'a-file'), initialise: false });
   writeFileSync(app.repository, '');
   const cli = await runCli(['metrics', '-c', app.configPath]);
   assert.equal(cli.code, 0, cli.stderr);

@@ -13,7 +13,7 @@ import { runCli, BIN } from '../support/cli.ts';
 import { makeSampleApp, type SampleApp } from '../support/sample-app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { runBackup } from '../../src/jobs/backup.ts';
-import { silentReporter } from '../../src/jobs/ports.ts';
+import { silentReporter } from '../../src/core/ports.ts';
 import { artifactPath, indexPath, manifestPath } from '../../src/core/naming.ts';
 import type { Manifest } from '../../src/core/manifest.ts';
 

@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { tempDir } from '../support/temp.ts';
+import { initRepositoryOf } from '../support/initialised-repository.ts';
 import { runCli } from '../support/cli.ts';
 import { startPrivateMariadb, type PrivateMariadb } from '../support/mariadb.ts';
 
@@ -68,6 +69,7 @@ after(async () => {
 function writeConfig(root: string): string {
   const config = join(root, 'restorable.yml');
   writeFileSync(config, `app: live\nrepository: ${join(root, 'backups')}\nsources:\n  db: { type: mysql, socket: ${server.socket}, user: root, database: ${SOURCE} }\nmonitor: { min_free: 1MB }\n`);
+  initRepositoryOf(config);
   return config;
 }
 
@@ -354,6 +356,7 @@ test('a table with transaction-precise history (which mariadb-dump cannot dump w
   const trxRoot = tempDir(t);
   const trxConfig = join(trxRoot, 'restorable.yml');
   writeFileSync(trxConfig, `app: trx\nrepository: ${join(trxRoot, 'backups')}\nsources:\n  db: { type: mysql, socket: ${server.socket}, user: root, database: trxdb }\nmonitor: { min_free: 1MB }\n`);
+  initRepositoryOf(trxConfig);
   const backup = await runCli(['-c', trxConfig, 'backup']);
   assert.equal(backup.code, 0, backup.stdout + backup.stderr);
   assert.match(backup.stdout + backup.stderr, /system-versioned table `ledger` of `trxdb`: the dump has the current rows only, because mariadb-dump cannot dump the history of transaction-precise versioning/);

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp.ts';
+import { initRepositoryOf } from '../support/initialised-repository.ts';
 import { runCli } from '../support/cli.ts';
 import { startPrivateMariadb, type PrivateMariadb } from '../support/mariadb.ts';
 import { createShopDatabase, writeShopConfig } from '../support/shop-database.ts';
@@ -125,6 +126,7 @@ test('a load that dies of a too-small server packet names max_allowed_packet, wi
   await server.rootQuery(`CREATE TABLE media.files (id INT PRIMARY KEY, body LONGBLOB); INSERT INTO media.files VALUES (1, REPEAT(UNHEX('A5'), 3 * 1024 * 1024)), (2, 'small')`);
   const config = join(root, 'restorable.yml');
   writeFileSync(config, `app: media\nrepository: ${join(root, 'backups')}\nsources:\n  db: { type: mysql, socket: ${server.socket}, user: root, database: media }\nmonitor: { min_free: 1MB }\n`);
+  initRepositoryOf(config);
   assert.equal((await runCli(['-c', config, 'backup'])).code, 0);
   // A set made before the largest statement was recorded: the pre-flight cannot know, the load finds out.
   const [manifestPath] = manifestPaths(join(root, 'backups'));

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp.ts';
+import { initRepositoryOf } from '../support/initialised-repository.ts';
 import { runCli } from '../support/cli.ts';
 import { pseudoRandomBytes } from '../support/sample-app.ts';
 
@@ -34,6 +35,7 @@ sources:
 monitor: { min_free: 1KB }
 `,
   );
+  initRepositoryOf(configPath);
   const backup = await runCli(['-c', configPath, 'backup']);
   assert.equal(backup.code, 0, backup.stdout + backup.stderr);
   const freeBytes = (): number => {

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, lchownSync, mkdirSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp.ts';
+import { initRepositoryOf } from '../support/initialised-repository.ts';
 import { runCli } from '../support/cli.ts';
 import { backUpFilesOnly } from '../support/files-only-app.ts';
 
@@ -99,6 +100,7 @@ test('a root restore refuses a target path that goes through a symlink another u
   writeFileSync(join(source, 'file.txt'), 'content\n');
   const configPath = join(base, 'restorable.yml');
   writeFileSync(configPath, `app: link\nrepository: ${JSON.stringify(join(base, 'backups'))}\nsources:\n  files: { type: files, paths: [${JSON.stringify(source)}] }\nmonitor: { min_free: 1MB }\n`);
+  initRepositoryOf(configPath);
   assert.equal((await runCli(['-c', configPath, 'backup'])).code, 0);
 
   // The user's link could point anywhere (here: a root-only directory) by the time root writes through it.

@@ -217,14 +217,26 @@ test('a non-empty target is refused and left unchanged; --force merges without f
   assert.equal(readFileSync(join(target, root, 'extra.txt'), 'utf8'), 'extra\n');
 });
 
-test('a set with several files sources needs --source, listing them; an empty target keeps its mode', async (t) => {
+test('a set with several files sources restores them all without --source (issue 14); an empty target keeps its mode', async (t) => {
   const app = makeSampleApp(tempDir(t));
   assert.equal((await runCli(['-c', app.configPath, 'backup'])).code, 0);
   const target = join(app.root, 'restored');
-  const result = await runCli(['-c', app.configPath, 'restore', 'files', '--to', target]);
-  assert.equal(result.code, 2, result.stdout + result.stderr);
-  assert.match(result.stderr, /has 2 files artifacts: say which one with --source \(files, config\)/);
-  assert.ok(!existsSync(target));
+  const all = join(app.root, 'restored-all');
+  const result = await runCli(['-c', app.configPath, 'restore', 'files', '--to', all]);
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /restore OK: .* entries of files from set /);
+  assert.match(result.stdout, /restore OK: .* entries of config from set /);
+  assertSameTree(describeTree(join(all, app.uploadsDir)), describeTree(app.uploadsDir));
+  assert.equal(readFileSync(join(all, app.envPath), 'utf8'), readFileSync(app.envPath, 'utf8'));
+  // Several sources: the target must still be new or empty before the first one.
+  const again = await runCli(['-c', app.configPath, 'restore', 'files', '--to', all]);
+  assert.equal(again.code, 2, again.stdout + again.stderr);
+  assert.match(again.stderr, /is not empty/);
+  // --path restores from the source that holds it; a source holding nothing there is skipped.
+  const onlyEnv = join(app.root, 'restored-env');
+  const env = await runCli(['-c', app.configPath, 'restore', 'files', '--to', onlyEnv, '--path', app.envPath]);
+  assert.equal(env.code, 0, env.stdout + env.stderr);
+  assert.deepEqual(readdirSync(join(onlyEnv, dirname(app.envPath))), ['.env']);
 
   // An existing empty directory is a fine target, and keeps the mode it was given.
   mkdirSync(target);

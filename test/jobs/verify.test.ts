@@ -15,7 +15,7 @@ import { runCli } from '../support/cli.ts';
 import { makeSampleApp, type SampleApp } from '../support/sample-app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { runBackup } from '../../src/jobs/backup.ts';
-import { silentReporter } from '../../src/jobs/ports.ts';
+import { silentReporter } from '../../src/core/ports.ts';
 import type { ArtifactRecord, Manifest } from '../../src/core/manifest.ts';
 
 interface BackedUp {

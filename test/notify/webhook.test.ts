@@ -11,7 +11,7 @@ import { notifySchema } from '../../src/config/schema.ts';
 import { RestorableError } from '../../src/core/errors.ts';
 import type { BackupOutcome } from '../../src/jobs/backup.ts';
 import { createNotifier } from '../../src/notify/notifier.ts';
-import { backupStartedEvent, eventsForBackupOutcome } from '../../src/notify/backup-events.ts';
+import { backupStartedEvent, eventsForBackupOutcome } from '../../src/jobs/backup-events.ts';
 import { notificationRecordsPath, readNotificationRecords } from '../../src/notify/delivery-records.ts';
 import { DISCORD_CONTENT_LIMIT } from '../../src/notify/webhook.ts';
 import type { NotifyEvent } from '../../src/notify/events.ts';

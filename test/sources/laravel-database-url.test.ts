@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp.ts';
+import { initRepositoryOf } from '../support/initialised-repository.ts';
 import { runCli } from '../support/cli.ts';
 import { startPrivateMariadb, type PrivateMariadb } from '../support/mariadb.ts';
 import { mysqlConnectionFor } from '../../src/sources/mysql-connection.ts';
@@ -154,6 +155,7 @@ describe('the CLI backs up the database DB_URL names', () => {
     );
     const config = join(root, 'restorable.yml');
     writeFileSync(config, `app: shop\nrepository: ${join(root, 'backups')}\nsources:\n  db: { type: mysql, env_file: ${join(root, '.env')} }\nmonitor: { min_free: 1MB }\n`);
+    initRepositoryOf(config);
     const result = await runCli(['-c', config, 'backup']);
     // Before DB_URL was read, this exited 0 with wrong_db's dump.
     assert.equal(result.code, 0, result.stdout + result.stderr);
@@ -169,7 +171,7 @@ describe('the CLI backs up the database DB_URL names', () => {
 test('init --laravel takes the driver from DB_URL over DB_CONNECTION', async (t) => {
   const root = app(t, 'APP_NAME=Shop\nDB_CONNECTION=sqlite\nDB_URL=mysql://u:pw@127.0.0.1/shop\n');
   const target = join(root, 'restorable.yml');
-  const init = await runCli(['init', '--laravel', root, '-o', target]);
+  const init = await runCli(['init', '--laravel', root, '-o', target, '--repository', join(root, 'backups')]);
   assert.equal(init.code, 0, init.stdout + init.stderr);
   assert.match(readFileSync(target, 'utf8'), /type: mysql/);
 });

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
-import { DumpScanner, EMPTY_ROW_DIGEST, formatRowDigest, type DumpScanResult } from '../../src/sources/mysql-dump-scanner.ts';
+import { DumpScanner } from '../../src/sources/mysql-dump-scanner.ts';
+import { EMPTY_ROW_DIGEST, formatRowDigest, type DumpScanResult } from '../../src/sources/mysql-dump-findings.ts';
 
 async function scan(text: string, chunkBytes = 65536): Promise<DumpScanResult> {
   const bytes = Buffer.from(text);

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { PortableDumpRewriter, portabilityWarnings, type DumpPortabilityOptions, type DumpPortabilityReport } from '../../src/sources/mysql-dump-portable.ts';
+import { PortableDumpRewriter, type DumpPortabilityOptions, type DumpPortabilityReport } from '../../src/sources/mysql-dump-portable.ts';
+import { portabilityWarnings } from '../../src/sources/mysql-dump-portability-report.ts';
 import { RestorableError } from '../../src/core/errors.ts';
 
 const OBJECTS = ['t', 'log', 's', 'orders', 'v', 'vd', 'p', 'ev', 'trg'];

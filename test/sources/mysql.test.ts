@@ -20,7 +20,8 @@ import type { MysqlSourceConfig } from '../../src/config/schema.ts';
 import { RestorableError } from '../../src/core/errors.ts';
 import type { SourceContext, SourceFacts } from '../../src/sources/source.ts';
 import { mysqlSource, resolveMysqlSource, type ResolvedMysqlSource } from '../../src/sources/mysql.ts';
-import { DumpScanner, type DumpScanResult } from '../../src/sources/mysql-dump-scanner.ts';
+import { DumpScanner } from '../../src/sources/mysql-dump-scanner.ts';
+import type { DumpScanResult } from '../../src/sources/mysql-dump-findings.ts';
 import { missingDumpPrivileges, parseGrantLine, parseServerVersion } from '../../src/sources/mysql-privileges.ts';
 import { startPrivateMariadb, type PrivateMariadb } from '../support/mariadb.ts';
 
@@ -94,7 +95,7 @@ async function seedAppDatabase(): Promise<void> {
 }
 
 function mysqlConfig(overrides: Partial<MysqlSourceConfig>): MysqlSourceConfig {
-  return { type: 'mysql', timeout: '10m', stall_timeout: '2m', ...overrides } as MysqlSourceConfig;
+  return { type: 'mysql', timeout: '10m', timeout_ms: 600_000, stall_timeout: '2m', stall_timeout_ms: 120_000, ...overrides } as MysqlSourceConfig;
 }
 
 function passwordFile(password: string): string {

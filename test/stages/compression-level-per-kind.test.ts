@@ -19,6 +19,7 @@ import { ConfigError } from '../../src/core/errors.ts';
 import { runCli } from '../support/cli.ts';
 import { startPrivateMariadb, type PrivateMariadb } from '../support/mariadb.ts';
 import { tempDir } from '../support/temp.ts';
+import { initRepositoryOf } from '../support/initialised-repository.ts';
 
 const DATABASE = 'payroll';
 let server: PrivateMariadb;
@@ -100,6 +101,7 @@ function payrollApp(root: string, compressionYaml: string): { configPath: string
       `  files: { type: files, paths: [${uploads}] }\n` +
       `monitor: { min_free: 1MB }\n${compressionYaml}`,
   );
+  initRepositoryOf(configPath);
   return { configPath, repository };
 }
 

@@ -18,7 +18,8 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { crc32 as nodeCrc32, gunzipSync } from 'node:zlib';
 import type { RestorableError } from '../../src/core/errors.ts';
-import { createGzipStage, DEFAULT_BLOCK_BYTES, type GzipStageOptions, type ParallelGzipStage } from '../../src/stages/parallel-gzip.ts';
+import { createGzipStage, DEFAULT_BLOCK_BYTES, type GzipPool, type GzipStageOptions, type ParallelGzipStage } from '../../src/stages/parallel-gzip.ts';
+import { sharedGzipWorkerPool, type MemberJob } from '../../src/stages/gzip-worker-pool.ts';
 import { tempDir } from '../support/temp.ts';
 
 const KiB = 1024;
@@ -180,9 +181,31 @@ test('a tar of photos, text and misnamed files: tar -tzf lists it, tar -xzf rest
   assert.ok(gz.length < tar.length - textBytesTotal / 2, 'the text in the archive is compressed');
 });
 
+/**
+ * The shared pool, except that the worker given block N (0-based) of the one
+ * stage using this wrapper throws, or exits with code 70. The fault is
+ * injected at the stage's pool port: the stage itself has no fault code.
+ */
+function poolFailingAt(fault: { throwAtBlock?: number; exitAtBlock?: number }): GzipPool {
+  const pool = sharedGzipWorkerPool();
+  let submitted = 0;
+  return {
+    get runningWorkerCount() {
+      return pool.runningWorkerCount;
+    },
+    acquire: (workers) => pool.acquire(workers),
+    release: () => pool.release(),
+    submit(job, done, owner) {
+      const block = submitted++;
+      const injected: MemberJob['fault'] = fault.throwAtBlock === block ? 'throw' : fault.exitAtBlock === block ? 'exit' : undefined;
+      pool.submit(injected ? { ...job, fault: injected } : job, done, owner);
+    },
+  };
+}
+
 test('a worker that throws fails the pipeline with an error and leaves no thread running', async () => {
-  for (const faultInjection of [{ throwAtBlock: 3 }, { exitAtBlock: 3 }, { throwAtBlock: 0 }]) {
-    const stage = createGzipStage({ level: 6, blockBytes: SMALL_BLOCK, faultInjection });
+  for (const fault of [{ throwAtBlock: 3 }, { exitAtBlock: 3 }, { throwAtBlock: 0 }]) {
+    const stage = createGzipStage({ level: 6, blockBytes: SMALL_BLOCK, pool: poolFailingAt(fault) });
     const output: Buffer[] = [];
     await assert.rejects(
       pipeline(chunked(mixedData(20 * SMALL_BLOCK), [40 * KiB]), stage, async function* (source: AsyncIterable<Buffer>) {
@@ -194,10 +217,10 @@ test('a worker that throws fails the pipeline with an error and leaves no thread
         assert.equal((error as RestorableError).code, 'COMPRESSION_FAILED');
         return true;
       },
-      JSON.stringify(faultInjection),
+      JSON.stringify(fault),
     );
     if (!stage.closed) await once(stage, 'close');
-    assert.equal(stage.runningWorkerCount, 0, `${JSON.stringify(faultInjection)}: every worker terminated`);
+    assert.equal(stage.runningWorkerCount, 0, `${JSON.stringify(fault)}: every worker terminated`);
     assert.ok(stage.stats.members <= 3, `no member after the failed block was written (${stage.stats.members})`);
   }
 });
@@ -231,7 +254,7 @@ test('a worker dying under one stage fails that stage; a stage running beside it
   const dir = tempDir(t);
   const healthyInput = sqlText(4 * MiB, 3);
   const healthy = createGzipStage({ level: 6, blockBytes: SMALL_BLOCK, workers: 2 });
-  const doomed = createGzipStage({ level: 6, blockBytes: SMALL_BLOCK, workers: 2, faultInjection: { exitAtBlock: 5 } });
+  const doomed = createGzipStage({ level: 6, blockBytes: SMALL_BLOCK, workers: 2, pool: poolFailingAt({ exitAtBlock: 5 }) });
   const healthyOutput: Buffer[] = [];
   const [healthyResult, doomedResult] = await Promise.allSettled([
     pipeline(chunked(healthyInput, [40 * KiB]), healthy, async function* (source: AsyncIterable<Buffer>) {

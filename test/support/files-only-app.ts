@@ -5,14 +5,16 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from './cli.ts';
+import { initRepositoryOf } from './initialised-repository.ts';
 
-/** Writes `<base>/restorable.yml` (app `app`, repository `<base>/backups`); returns its path. */
+/** Writes `<base>/restorable.yml` (app `app`, repository `<base>/backups`, initialised); returns its path. */
 export function writeFilesOnlyConfig(base: string, root: string, app: string): string {
   const configPath = join(base, 'restorable.yml');
   writeFileSync(
     configPath,
     `app: ${app}\nrepository: ${JSON.stringify(join(base, 'backups'))}\nsources:\n  files: { type: files, paths: [${JSON.stringify(root)}] }\nmonitor: { min_free: 1MB }\n`,
   );
+  initRepositoryOf(configPath);
   return configPath;
 }
 

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { openSqlite } from '../../src/sources/sqlite-database.ts';
+import { initRepositoryOf } from './initialised-repository.ts';
 
 export interface SampleApp {
   root: string;
@@ -32,6 +33,8 @@ export interface SampleAppOptions {
   retention?: string;
   /** YAML for monitor; the default keeps tests independent of how full the host disk is. */
   monitor?: string;
+  /** `restorable init` the repository (default true); false for tests that put something else there. */
+  initialise?: boolean;
 }
 
 export function makeSampleApp(root: string, options: SampleAppOptions = {}): SampleApp {
@@ -64,5 +67,6 @@ retention: ${options.retention ?? '{ daily: 14, weekly: 4, monthly: 3 }'}
 monitor: ${options.monitor ?? '{ min_free: 1MB }'}
 `,
   );
+  if (options.initialise !== false) initRepositoryOf(configPath);
   return { root, databasePath, uploadsDir, envPath, repository, configPath };
 }

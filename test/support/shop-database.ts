@@ -4,6 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PrivateMariadb } from './mariadb.ts';
+import { initRepositoryOf } from './initialised-repository.ts';
 
 /** Creates database `shop` on the server. */
 export async function createShopDatabase(server: PrivateMariadb): Promise<void> {
@@ -19,5 +20,6 @@ export async function createShopDatabase(server: PrivateMariadb): Promise<void> 
 export function writeShopConfig(root: string, server: PrivateMariadb, extraYaml = ''): string {
   const config = join(root, 'restorable.yml');
   writeFileSync(config, `app: shop\nrepository: ${join(root, 'backups')}\nsources:\n  db: { type: mysql, socket: ${server.socket}, user: root, database: shop }\nmonitor: { min_free: 1MB }\n${extraYaml}`);
+  initRepositoryOf(config);
   return config;
 }

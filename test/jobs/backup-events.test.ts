@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { RestorableError } from '../../src/core/errors.ts';
 import type { Manifest } from '../../src/core/manifest.ts';
 import type { BackupOutcome } from '../../src/jobs/backup.ts';
-import type { RunRecord } from '../../src/storage/run-history.ts';
-import { eventsForBackupOutcome } from '../../src/notify/backup-events.ts';
+import type { RunRecord } from '../../src/storage/state-store.ts';
+import { eventsForBackupOutcome } from '../../src/jobs/backup-events.ts';
 import { renderEvent } from '../../src/notify/render.ts';
 import type { BackupHasFailed, BackupHasRecovered, BackupHasSucceeded } from '../../src/notify/events.ts';
 

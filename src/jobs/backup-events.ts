@@ -2,13 +2,15 @@
 // it failed (with how long it has been failing), `backup_recovered` for the first
 // success after one or more failures, and `backup_succeeded` for every success
 // (the healthchecks success ping; channels that ask for it). Also the
-// `backup_started` event for the /start ping. Pure: the history is passed in.
+// `backup_started` event for the /start ping. It maps a job's outcome to the
+// event types of notify/, so it lives in jobs/: notify/ only types and delivers.
+// Pure: the history is passed in.
 
 import { totalSizeBytes } from '../core/manifest.ts';
 import type { RestorableError } from '../core/errors.ts';
-import type { BackupOutcome } from '../jobs/backup.ts';
-import type { RunRecord } from '../storage/run-history.ts';
-import type { BackupHasFailed, BackupHasRecovered, BackupHasStarted, BackupHasSucceeded, ErrorFacts, NotifyEvent } from './events.ts';
+import type { BackupOutcome } from './backup.ts';
+import type { RunRecord } from '../storage/state-store.ts';
+import type { BackupHasFailed, BackupHasRecovered, BackupHasStarted, BackupHasSucceeded, ErrorFacts, NotifyEvent } from '../notify/events.ts';
 
 export function backupStartedEvent(job: string, host: string, at: Date): BackupHasStarted {
   return { kind: 'backup_started', job, host, at: at.toISOString() };
