@@ -8,7 +8,8 @@ import { describeDegradation } from '../core/set-degradation.ts';
 import { formatAge, type Check } from './check.ts';
 
 export const lastRunCheck: Check = async (context) => {
-  const backups = context.runs.filter((run) => run.command === 'backup');
+  // An interrupted run (`aborted`) says nothing about the backups; the age check still sees a missed night.
+  const backups = context.runs.filter((run) => run.command === 'backup' && run.status !== 'aborted');
   const last = backups[backups.length - 1];
   if (!last) return [{ name: 'last-run', state: 'OK', summary: 'no backup run recorded yet', perfdata: [] }];
 

@@ -212,7 +212,8 @@ export async function runBackup(request: BackupRequest): Promise<BackupOutcome> 
     await recordRun(repository.root, {
       runId: randomUUID(),
       command: 'backup',
-      status: 'failed',
+      // Stopped from outside (Ctrl-C, the daemon's SIGTERM): proves nothing either way, like an aborted drill.
+      status: request.signal?.aborted ? 'aborted' : 'failed',
       startedAt: startedAt.toISOString(),
       finishedAt: clock.now().toISOString(),
       durationMs: Math.round(performance.now() - started),

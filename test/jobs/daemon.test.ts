@@ -17,6 +17,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { systemClock } from '../../src/core/ports.ts';
 import { readHeartbeat } from '../../src/storage/daemon-heartbeat.ts';
 import { lockPath } from '../../src/storage/job-lock.ts';
+import { readRuns } from '../../src/storage/state-store.ts';
 import { writeFilesOnlyConfig } from '../support/files-only-app.ts';
 import { runCli, startCli } from '../support/cli.ts';
 import { tempDir } from '../support/temp.ts';
@@ -125,4 +126,8 @@ test('SIGTERM in the middle of a backup: the daemon aborts it cleanly (no .parti
   const leftovers = (readdirSync(repository, { recursive: true }) as string[]).filter((name) => name.endsWith('.partial'));
   assert.deepEqual(leftovers, []);
   assert.deepEqual(readdirSync(join(repository, 'manifests')).filter((name) => !name.startsWith('.')), [], 'nothing published');
+  // The stop is recorded as aborted, so the monitor does not page for a run someone stopped.
+  assert.equal((await readRuns(repository)).filter((run) => run.command === 'backup').at(-1)?.status, 'aborted');
+  const check = await runCli(['-c', configPath, 'check', '--json']);
+  assert.notEqual((JSON.parse(check.stdout) as { checks: Array<{ name: string; state: string }> }).checks.find((entry) => entry.name === 'last-run')?.state, 'CRITICAL');
 });
