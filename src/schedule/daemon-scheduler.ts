@@ -76,7 +76,13 @@ export function startDaemon(options: DaemonOptions): Daemon {
     progress: () => {},
   });
 
-  const beat = async () => {
+  // Beats in flight: stop() waits for them, so nothing writes into the repository after it resolved.
+  const beats = new Set<Promise<void>>();
+  const beat = (): void => {
+    const writing = writeBeat().finally(() => beats.delete(writing));
+    beats.add(writing);
+  };
+  const writeBeat = async () => {
     const config = loaded;
     try {
       await writeHeartbeat(config.repositoryPath, {
@@ -109,7 +115,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
       .catch((error: unknown) => options.log(`${job}: failed unexpectedly: ${(error as Error).message}`))
       .finally(() => {
         running.delete(job);
-        if (!stopping) void beat();
+        if (!stopping) beat();
       });
     running.set(job, entry);
   };
@@ -132,8 +138,8 @@ export function startDaemon(options: DaemonOptions): Daemon {
     });
   }
   schedule(loaded);
-  const heartbeat = setInterval(() => void beat(), HEARTBEAT_INTERVAL_MS);
-  void beat();
+  const heartbeat = setInterval(beat, HEARTBEAT_INTERVAL_MS);
+  beat();
 
   return {
     get loaded() {
@@ -150,7 +156,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
       loaded = next;
       options.log(`reload: ${next.path} loaded${running.size ? ` (running ${[...running.keys()].join(', ')} finish with the old config)` : ''}`);
       schedule(next);
-      void beat();
+      beat();
       return true;
     },
     async stop(reason) {
@@ -162,6 +168,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
         entry.abort.abort(reason);
       }
       await Promise.all([...running.values()].map((entry) => entry.done));
+      await Promise.all([...beats]);
       // No last beat: the heartbeat goes stale, and `check` says the schedule no longer runs.
       options.log(`stopped (${reason})`);
     },
