@@ -5,7 +5,6 @@
 // throws is UNKNOWN with its reason and does not stop the others.
 
 import { stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { RestorableError } from '../core/errors.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { openRepository } from '../storage/open-repository.ts';
@@ -91,22 +90,12 @@ export async function evaluateChecks(context: CheckContext, checks: readonly Che
   return results;
 }
 
-/** Free space where the repository is, or will be: before the first run, its nearest existing parent. */
+/** Free space where the repository is (it exists: a missing one fails the snapshot before this). */
 async function measureSpace(root: string): Promise<FilesystemSpaceFact | { error: string }> {
-  let measuredAt = root;
   try {
-    for (;;) {
-      try {
-        await stat(measuredAt);
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(measuredAt) === measuredAt) throw error;
-        measuredAt = dirname(measuredAt);
-      }
-    }
-    return { measuredAt, ...(await filesystemSpace(measuredAt)) };
+    return { measuredAt: root, ...(await filesystemSpace(root)) };
   } catch (error) {
-    return { error: `${(error as NodeJS.ErrnoException).code ?? (error as Error).message} on ${measuredAt}` };
+    return { error: `${(error as NodeJS.ErrnoException).code ?? (error as Error).message} on ${root}` };
   }
 }
 
